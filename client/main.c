@@ -1,0 +1,41 @@
+/* main.c - learngene(1): dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"train", cmd_train, "train a ViT from scratch on Fashion-MNIST and save it as safetensors"},
+    {"eval", cmd_eval, "accuracy of a safetensors model on the Fashion-MNIST test set"},
+    {"logits", cmd_logits, "raw logits of a model for raw float32 images (cross-checks)"},
+    {"info", cmd_info, "shape, parameters, FLOPs and metadata of a safetensors file"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: learngene COMMAND [OPTIONS]   (learngene COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("learngene %s\n", PACKAGE_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "learngene: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,360 @@
+/* learngene.h - public interface of liblearngene, the numerics core.
+ *
+ * liblearngene forward-passes, back-propagates and trains Vision Transformers
+ * on the CPU (timm parameter names, pre-LN, erf GELU, pool "token" or "avg"),
+ * reads and writes safetensors and IDX, and counts FLOPs and parameters.
+ * It depends on libc, libm and a CBLAS only: no HTTP, SQL or event loop, and
+ * no global state. Every function that can fail returns an lg_status and, when
+ * err is not NULL, writes a sentence for a person into err[0..errlen).
+ */
+#ifndef LEARNGENE_H
+#define LEARNGENE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum {
+    LG_OK = 0,
+    LG_ERR_NOMEM = 1,    /* allocation failed */
+    LG_ERR_INVALID = 2,  /* an argument or model description is invalid */
+    LG_ERR_IO = 3,       /* a file could not be read or written */
+    LG_ERR_FORMAT = 4,   /* bytes are not a valid safetensors / IDX / JSON */
+    LG_ERR_MISMATCH = 5, /* tensors do not match the model they are loaded into */
+    LG_ERR_RANGE = 6,    /* a size or value is outside what is supported */
+} lg_status;
+
+const char *lg_strerror(lg_status s);
+
+/* ---------------------------------------------------------- model shapes */
+
+typedef enum { LG_POOL_TOKEN = 0, LG_POOL_AVG = 1 } lg_pool;
+
+/* The model description (SPEC §2). Serialized as JSON in safetensors
+ * __metadata__["config"]:
+ * {"arch":"vit","img":28,"in_chans":1,"patch":4,"dim":192,"depth":6,
+ *  "heads":3,"mlp":768,"classes":10,"pool":"avg"} */
+typedef struct {
+    int img, in_chans, patch;
+    int dim, depth, heads, mlp;
+    int classes;
+    lg_pool pool;
+} lg_config;
+
+/* Upper bounds a config must respect (so no request can exhaust memory by
+ * asking for a huge model); lg_config_validate checks them. */
+#define LG_MAX_IMG 1024
+#define LG_MAX_CHANS 16
+#define LG_MAX_DIM 4096
+#define LG_MAX_DEPTH 256
+#define LG_MAX_HEADS 64
+#define LG_MAX_MLP 16384
+#define LG_MAX_CLASSES 100000
+#define LG_MAX_TOKENS 4097
+
+lg_status lg_config_validate(const lg_config *c, char *err, size_t errlen);
+/* Parses the JSON description; unknown keys other than "name"/"arch" are an
+ * error naming the key. Missing "pool" means "token"; missing "mlp" 4·dim. */
+lg_status lg_config_from_json(lg_config *c, const char *json, size_t len, char *err, size_t errlen);
+/* Writes the canonical JSON description; returns the length that the full
+ * string needs (like snprintf). */
+int lg_config_to_json(const lg_config *c, char *buf, size_t buflen);
+
+int lg_config_tokens(const lg_config *c);  /* T = patches (+1 with cls) */
+int lg_config_patches(const lg_config *c); /* (img/patch)^2 */
+
+/* FLOPs (fvcore convention: one multiply-add = 1 FLOP, all matmuls incl.
+ * QKᵀ and A·V, plus 5·numel per affine LayerNorm) and parameter count. */
+double lg_config_flops(const lg_config *c);
+size_t lg_config_params(const lg_config *c);
+
+/* --------------------------------------------------------- random numbers */
+
+typedef struct {
+    uint64_t s[4];
+} lg_rng; /* xoshiro256** */
+
+void lg_rng_seed(lg_rng *r, uint64_t seed);
+uint64_t lg_rng_next(lg_rng *r);
+float lg_rng_uniform(lg_rng *r);                       /* [0,1) */
+float lg_rng_normal(lg_rng *r);                        /* N(0,1) */
+float lg_rng_trunc_normal(lg_rng *r, float std);       /* N(0,std²) cut at ±2 (timm: absolute a=-2,b=2) */
+uint32_t lg_rng_below(lg_rng *r, uint32_t n);           /* uniform in [0,n) */
+
+/* ------------------------------------------------------------ parameters */
+
+#define LG_MAX_NAME 96
+
+/* One named tensor inside a model's contiguous parameter buffer. */
+typedef struct {
+    char name[LG_MAX_NAME];
+    int ndim;
+    int64_t shape[4];
+    size_t offset; /* in floats from the start of the buffer */
+    size_t numel;
+    int decay;     /* 1 when AdamW weight decay applies (matrix weights only) */
+} lg_tensor_info;
+
+/* Pointers into one parameter-shaped buffer (params, grads, AdamW m or v). */
+typedef struct {
+    float *norm1_w, *norm1_b;
+    float *qkv_w, *qkv_b;   /* (3D, D), (3D) */
+    float *proj_w, *proj_b; /* (D, D), (D) */
+    float *norm2_w, *norm2_b;
+    float *fc1_w, *fc1_b; /* (M, D), (M) */
+    float *fc2_w, *fc2_b; /* (D, M), (D) */
+} lg_block_view;
+
+typedef struct {
+    float *patch_w, *patch_b; /* (D, C, p, p), (D) */
+    float *cls_token;         /* (1,1,D) or NULL with pool avg */
+    float *pos_embed;         /* (1, T, D) */
+    lg_block_view *blocks;    /* depth entries */
+    float *norm_w, *norm_b;   /* final norm (token) or fc_norm (avg) */
+    float *head_w, *head_b;   /* (K, D), (K) */
+} lg_param_view;
+
+/* The tensor table of a config, in timm order; *out is malloc'd. */
+lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size_t *total, char *err, size_t errlen);
+
+typedef struct lg_model lg_model;
+
+/* A model: config, tensor table, parameter buffer (and, once training is
+ * enabled, gradient and AdamW buffers of the same layout). */
+lg_status lg_model_new(lg_model **out, const lg_config *c, char *err, size_t errlen);
+void lg_model_free(lg_model *m);
+const lg_config *lg_model_config(const lg_model *m);
+float *lg_model_params(lg_model *m);
+size_t lg_model_nparams(const lg_model *m);
+const lg_tensor_info *lg_model_tensors(const lg_model *m, int *n);
+const lg_tensor_info *lg_model_find(const lg_model *m, const char *name);
+/* Views into params / grads (grads NULL before lg_model_enable_training). */
+const lg_param_view *lg_model_pview(const lg_model *m);
+const lg_param_view *lg_model_gview(const lg_model *m);
+float *lg_model_grads(lg_model *m);
+lg_status lg_model_enable_training(lg_model *m);
+void lg_model_zero_grad(lg_model *m);
+
+/* timm default init: Linear trunc_normal(.02) + zero bias, LayerNorm (1, 0),
+ * pos_embed trunc_normal(.02), cls_token normal(1e-6), patch conv like
+ * PyTorch's Conv2d default (kaiming-uniform a=√5 → U(±1/√fan_in)). */
+void lg_model_init(lg_model *m, uint64_t seed);
+/* Re-initializes only the classifier head (new task, different classes). */
+void lg_model_init_head(lg_model *m, uint64_t seed);
+
+/* ------------------------------------------------------- forward/backward */
+
+/* A context runs forward and backward passes of one model for batches of at
+ * most max_batch images, using up to `threads` CPU threads (the batch is split
+ * into shards, each with its own activation arena; BLAS runs single-threaded
+ * inside a shard, or with all threads when there is one shard). */
+typedef struct lg_ctx lg_ctx;
+
+lg_status lg_ctx_new(lg_ctx **out, lg_model *m, int max_batch, int threads, int training, char *err, size_t errlen);
+void lg_ctx_free(lg_ctx *x);
+/* Bytes held by the context's activation arenas. */
+size_t lg_ctx_bytes(const lg_ctx *x);
+
+/* images (B, C, H, W) float32 → logits (B, K). */
+lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B);
+
+/* Training step pieces. lg_forward_backward runs forward, the loss and
+ * backward, accumulating into the model's grads (call lg_model_zero_grad
+ * first). Loss: (1-alpha)·CE(labels) + alpha·τ²·KL(softmax(t/τ) ‖ softmax(s/τ))
+ * with teacher logits (B, K) when teacher != NULL (alpha ignored without it).
+ * Returns the mean loss over the batch in *loss and logits when non-NULL. */
+typedef struct {
+    const float *teacher; /* (B, K) or NULL */
+    float alpha;          /* weight of the distillation term */
+    float tau;            /* temperature */
+} lg_loss_spec;
+
+lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float *images, const int *labels, int B,
+                              const lg_loss_spec *ls);
+
+/* -------------------------------------------------------------- losses */
+
+/* Sum over B rows of the cross-entropy of K logits; dlogits (B,K), when not
+ * NULL, gets += scale · ∂sum/∂logits (scale 1/B_total gives the mean's). */
+double lg_cross_entropy(float *dlogits, const float *logits, const int *labels, int B, int K, float scale);
+/* Sum over rows of τ²·KL(softmax(t/τ) ‖ softmax(s/τ)); dlogits += scale · ∂/∂s. */
+double lg_distill_kl(float *dlogits, const float *student, const float *teacher, int B, int K, float tau, float scale);
+
+/* ------------------------------------------------------------ optimizer */
+
+typedef struct {
+    float lr;           /* peak learning rate */
+    float min_lr;       /* floor of the cosine */
+    float beta1, beta2, eps;
+    float weight_decay; /* decoupled; applied to tensors with decay = 1 */
+    long warmup_steps;
+    long total_steps;
+    float clip_norm;    /* global gradient norm clip; 0 = off */
+} lg_adamw_config;
+
+void lg_adamw_defaults(lg_adamw_config *o);
+/* Learning rate at `step` (0-based): linear warm-up, then cosine to min_lr. */
+float lg_lr_at(const lg_adamw_config *o, long step);
+/* One AdamW update of all parameters with their grads; step is 0-based. */
+lg_status lg_adamw_step(lg_model *m, const lg_adamw_config *o, long step, float *lr_out);
+
+/* ------------------------------------------------------------- training */
+
+typedef struct lg_dataset lg_dataset;
+
+/* What a training run reports every log_every steps (and at the end). */
+typedef struct {
+    long step, total_steps; /* steps done so far, steps planned */
+    int epoch;
+    float loss;             /* mean loss over the steps since the last report */
+    float lr;
+    double img_per_s;       /* over the steps since the last report */
+    double elapsed_s, eta_s;
+} lg_train_progress;
+
+typedef struct {
+    int batch;                   /* images per step */
+    long steps;                  /* optimizer steps */
+    int threads;                 /* CPU threads for forward/backward */
+    uint64_t seed;               /* shuffling and augmentation */
+    int hflip;                   /* random horizontal flips */
+    lg_adamw_config opt;         /* total_steps is set from steps */
+    const lg_model *teacher;     /* distill from this model's logits when set */
+    float alpha, tau;            /* distillation weight and temperature */
+    int log_every;               /* steps between progress reports; 0 = only the last */
+    /* Called with each report; a non-zero return stops the run early
+     * (the model keeps what it has learned so far). */
+    int (*progress)(void *user, const lg_train_progress *p);
+    void *user;
+} lg_train_opts;
+
+/* Sensible defaults: batch 64, 1 thread, AdamW defaults, 5% warm-up, log every 50. */
+void lg_train_defaults(lg_train_opts *o);
+/* Trains m on ds (labels must be < the model's classes). */
+lg_status lg_train(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen);
+/* Top-1 accuracy of m on ds; loss (mean CE) too when loss != NULL. */
+lg_status lg_evaluate(lg_model *m, const lg_dataset *ds, int batch, int threads, double *accuracy, double *loss,
+                      char *err, size_t errlen);
+
+/* ---------------------------------------------------------- safetensors */
+
+typedef enum { LG_F32 = 0, LG_F16 = 1, LG_BF16 = 2 } lg_dtype;
+
+const char *lg_dtype_name(lg_dtype d); /* "F32", "F16", "BF16" */
+int lg_dtype_parse(const char *s, lg_dtype *d); /* 0 on success */
+size_t lg_dtype_size(lg_dtype d);
+
+/* A parsed safetensors file held in memory (or a view of caller memory). */
+typedef struct lg_st lg_st;
+
+typedef struct {
+    const char *name;
+    lg_dtype dtype;
+    int ndim;
+    int64_t shape[8];
+    const uint8_t *data; /* little-endian, unaligned; nbytes long */
+    size_t nbytes;
+} lg_st_tensor;
+
+/* Validates and parses `len` bytes (copied when copy != 0, else borrowed and
+ * the caller keeps them alive). Every header length, offset, dtype and shape is
+ * checked against overflow and the buffer size. */
+lg_status lg_st_parse(lg_st **out, const uint8_t *buf, size_t len, int copy, char *err, size_t errlen);
+lg_status lg_st_read_file(lg_st **out, const char *path, char *err, size_t errlen);
+void lg_st_free(lg_st *st);
+int lg_st_count(const lg_st *st);
+const lg_st_tensor *lg_st_get(const lg_st *st, int i);
+const lg_st_tensor *lg_st_find(const lg_st *st, const char *name);
+/* __metadata__ value for key, or NULL. */
+const char *lg_st_meta(const lg_st *st, const char *key);
+int lg_st_meta_count(const lg_st *st);
+void lg_st_meta_get(const lg_st *st, int i, const char **key, const char **value);
+/* Converts a tensor to float32 (out holds numel floats). */
+void lg_st_to_f32(const lg_st_tensor *t, float *out);
+
+/* Writer: tensors from float32 memory converted to dtype. */
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    const float *data;
+} lg_st_in;
+
+typedef struct {
+    const char *key, *value;
+} lg_st_kv;
+
+/* Serializes to a malloc'd buffer (*out, *outlen). */
+lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta,
+                          lg_dtype dtype, char *err, size_t errlen);
+lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta, lg_dtype dtype,
+                           char *err, size_t errlen);
+
+/* float32 <-> half / bfloat16 (round to nearest even; NaN stays NaN). */
+uint16_t lg_f32_to_f16(float f);
+float lg_f16_to_f32(uint16_t h);
+uint16_t lg_f32_to_bf16(float f);
+float lg_bf16_to_f32(uint16_t h);
+
+/* Model <-> safetensors: config in __metadata__["config"], plus extra
+ * metadata pairs (lineage). Loading checks every tensor name and shape. */
+lg_status lg_model_save(const lg_model *m, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta, char *err,
+                        size_t errlen);
+lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen);
+lg_status lg_model_load(lg_model **out, const char *path, char *err, size_t errlen);
+
+/* ----------------------------------------------------- IDX / datasets */
+
+/* A labelled image set in memory: n images of c×h×w float32 (normalized),
+ * labels in [0, classes). */
+struct lg_dataset {
+    int n, c, h, w;
+    float *images; /* n·c·h·w */
+    int *labels;   /* n */
+};
+
+/* Parses raw (uncompressed) IDX bytes. Images: magic 0x00000803 (u8, 3 dims);
+ * labels: 0x00000801 (u8, 1 dim). Dims and counts are validated against len. */
+typedef struct {
+    int ndim;
+    uint32_t dims[4];
+    const uint8_t *data; /* points into buf */
+    size_t count;        /* product of dims */
+} lg_idx;
+
+lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* Builds a dataset from parsed image and label IDX: pixels scaled to [0,1]
+ * then (x - mean) / std. */
+lg_status lg_dataset_from_idx(lg_dataset *ds, const lg_idx *images, const lg_idx *labels, float mean, float std,
+                              char *err, size_t errlen);
+void lg_dataset_free(lg_dataset *ds);
+/* Keeps only rows whose label is in classes[0..nclasses), relabelled to the
+ * index within classes when relabel != 0. */
+lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, int relabel);
+/* Keeps the first-after-shuffle n rows of every class (seeded). */
+lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed);
+
+/* Reads a whole file, gunzipping it when it starts with the gzip magic;
+ * refuses files whose (uncompressed) size exceeds cap bytes. */
+lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap, char *err, size_t errlen);
+/* Loads an image IDX file and a label IDX file (raw or .gz). */
+lg_status lg_dataset_load(lg_dataset *ds, const char *images_path, const char *labels_path, float mean, float std,
+                          char *err, size_t errlen);
+/* Fashion-MNIST from dir (Debian: LG_FMNIST_DIR), train or test split,
+ * normalized with LG_FMNIST_MEAN/STD. */
+lg_status lg_fmnist_load(lg_dataset *ds, const char *dir, int train, char *err, size_t errlen);
+
+#define LG_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define LG_FMNIST_MEAN 0.2860f
+#define LG_FMNIST_STD 0.3530f
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,162 @@
+/* train.c - the training loop (shuffled mini-batches, optional flips and
+ * distillation, AdamW with warm-up + cosine, progress reports) and top-1
+ * evaluation on a dataset. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void lg_train_defaults(lg_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 64;
+    o->steps = 1000;
+    o->threads = 1;
+    o->seed = 1;
+    lg_adamw_defaults(&o->opt);
+    o->opt.lr = 1e-3f;
+    o->alpha = 1.0f;
+    o->tau = 1.0f;
+    o->log_every = 50;
+}
+
+static lg_status check_dataset(const lg_model *m, const lg_dataset *ds, char *err, size_t errlen)
+{
+    const lg_config *c = &m->cfg;
+    if (ds->n < 1) return lg_fail(err, errlen, LG_ERR_INVALID, "the dataset is empty");
+    if (ds->c != c->in_chans || ds->h != c->img || ds->w != c->img)
+        return lg_fail(err, errlen, LG_ERR_MISMATCH, "dataset images are %dx%dx%d; the model takes %dx%dx%d", ds->c,
+                       ds->h, ds->w, c->in_chans, c->img, c->img);
+    for (int i = 0; i < ds->n; i++)
+        if (ds->labels[i] < 0 || ds->labels[i] >= c->classes)
+            return lg_fail(err, errlen, LG_ERR_MISMATCH, "dataset label %d at row %d is outside the model's %d classes",
+                           ds->labels[i], i, c->classes);
+    return LG_OK;
+}
+
+/* Copies image src (c,h,w) to dst, mirrored left-right when flip. */
+static void copy_image(float *dst, const float *src, int c, int h, int w, int flip)
+{
+    if (!flip) {
+        memcpy(dst, src, (size_t)c * h * w * sizeof *dst);
+        return;
+    }
+    for (int r = 0; r < c * h; r++)
+        for (int x = 0; x < w; x++) dst[(size_t)r * w + x] = src[(size_t)r * w + (w - 1 - x)];
+}
+
+lg_status lg_train(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen)
+{
+    lg_status st = check_dataset(m, ds, err, errlen);
+    if (st != LG_OK) return st;
+    if (o->batch < 1 || o->steps < 1)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "batch (%d) and steps (%ld) must be at least 1", o->batch,
+                       o->steps);
+    const lg_config *c = &m->cfg;
+    int K = c->classes, B = o->batch;
+    if (o->teacher && (o->teacher->cfg.classes != K || o->teacher->cfg.img != c->img ||
+                       o->teacher->cfg.in_chans != c->in_chans))
+        return lg_fail(err, errlen, LG_ERR_MISMATCH, "the teacher's input or classes differ from the student's");
+    size_t img = (size_t)ds->c * ds->h * ds->w;
+    lg_ctx *x = NULL, *tx = NULL;
+    float *images = malloc((size_t)B * img * sizeof *images);
+    float *teacher_logits = o->teacher ? malloc((size_t)B * K * sizeof(float)) : NULL;
+    int *labels = malloc((size_t)B * sizeof *labels), *order = malloc((size_t)ds->n * sizeof *order);
+    if (!images || !labels || !order || (o->teacher && !teacher_logits)) {
+        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for a batch of %d", B);
+        goto out;
+    }
+    if ((st = lg_ctx_new(&x, m, B, o->threads, 1, err, errlen)) != LG_OK) goto out;
+    if (o->teacher && (st = lg_ctx_new(&tx, (lg_model *)o->teacher, B, o->threads, 0, err, errlen)) != LG_OK) goto out;
+    lg_adamw_config opt = o->opt;
+    opt.total_steps = o->steps;
+    lg_rng rng;
+    lg_rng_seed(&rng, o->seed);
+    int pos = ds->n; /* forces a shuffle before the first batch */
+    int epoch = 0;
+    lg_loss_spec ls = {teacher_logits, o->alpha, o->tau};
+    double t0 = now_s(), t_last = t0, loss_sum = 0.0;
+    long since = 0;
+    for (long step = 0; step < o->steps; step++) {
+        for (int b = 0; b < B; b++) {
+            if (pos == ds->n) {
+                for (int i = 0; i < ds->n; i++) order[i] = i;
+                for (int i = ds->n - 1; i > 0; i--) {
+                    int j = (int)lg_rng_below(&rng, (uint32_t)i + 1), t = order[i];
+                    order[i] = order[j], order[j] = t;
+                }
+                pos = 0;
+                epoch++;
+            }
+            int r = order[pos++];
+            int flip = o->hflip && (lg_rng_next(&rng) >> 63);
+            copy_image(images + (size_t)b * img, ds->images + (size_t)r * img, ds->c, ds->h, ds->w, flip);
+            labels[b] = ds->labels[r];
+        }
+        if (tx) lg_forward(tx, teacher_logits, images, B);
+        float loss, lr;
+        lg_model_zero_grad(m);
+        lg_forward_backward(x, &loss, NULL, images, labels, B, o->teacher ? &ls : NULL);
+        lg_adamw_step(m, &opt, step, &lr);
+        loss_sum += loss;
+        since++;
+        int last = step + 1 == o->steps;
+        if ((o->log_every > 0 && (step + 1) % o->log_every == 0) || last) {
+            double t = now_s();
+            lg_train_progress p = {step + 1, o->steps, epoch, (float)(loss_sum / (double)since), lr,
+                                   (double)since * B / (t - t_last), t - t0, 0.0};
+            p.eta_s = (t - t0) / (double)(step + 1) * (double)(o->steps - step - 1);
+            loss_sum = 0.0, since = 0, t_last = t;
+            if (o->progress && o->progress(o->user, &p)) break;
+        }
+    }
+out:
+    lg_ctx_free(x);
+    lg_ctx_free(tx);
+    free(images);
+    free(teacher_logits);
+    free(labels);
+    free(order);
+    return st;
+}
+
+lg_status lg_evaluate(lg_model *m, const lg_dataset *ds, int batch, int threads, double *accuracy, double *loss,
+                      char *err, size_t errlen)
+{
+    lg_status st = check_dataset(m, ds, err, errlen);
+    if (st != LG_OK) return st;
+    int K = m->cfg.classes, B = batch < ds->n ? batch : ds->n;
+    size_t img = (size_t)ds->c * ds->h * ds->w;
+    lg_ctx *x = NULL;
+    float *logits = malloc((size_t)B * K * sizeof *logits);
+    if (!logits) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for a batch of %d", B);
+    if ((st = lg_ctx_new(&x, m, B, threads, 0, err, errlen)) != LG_OK) goto out;
+    long correct = 0;
+    double ce = 0.0;
+    for (int first = 0; first < ds->n; first += B) {
+        int n = ds->n - first < B ? ds->n - first : B;
+        lg_forward(x, logits, ds->images + (size_t)first * img, n);
+        ce += lg_cross_entropy(NULL, logits, ds->labels + first, n, K, 0.0f);
+        for (int b = 0; b < n; b++) {
+            const float *z = logits + (size_t)b * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (z[k] > z[best]) best = k;
+            correct += best == ds->labels[first + b];
+        }
+    }
+    *accuracy = (double)correct / ds->n;
+    if (loss) *loss = ce / ds->n;
+out:
+    lg_ctx_free(x);
+    free(logits);
+    return st;
+}
