@@ -628,10 +628,6 @@ lg_status lgj_parse(lgj_value **out, const char *s, size_t len, char *err, size_
         goto fail;
     }
     skip_ws_(&p);
-    if (p.pos == len) {
-        st = fail_(err, errlen, LG_ERR_FORMAT, "JSON: no value, only %zu bytes of whitespace", len);
-        goto fail;
-    }
     if ((st = parse_value_(&p, &doc->root)) != LG_OK) goto fail;
     skip_ws_(&p);
     if (p.pos < len) {

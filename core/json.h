@@ -19,7 +19,9 @@ typedef enum { LGJ_NULL, LGJ_BOOL, LGJ_NUM, LGJ_STR, LGJ_ARR, LGJ_OBJ } lgj_type
 
 typedef struct lgj_value lgj_value;
 
-/* Parses s[0..len) (need not be NUL-terminated); trailing whitespace only. */
+/* Parses s[0..len) (need not be NUL-terminated); trailing whitespace only.
+ * Numbers longer than 255 characters are refused. The tree lives in one
+ * allocation: lgj_free takes only the root lgj_parse returned. */
 lg_status lgj_parse(lgj_value **out, const char *s, size_t len, char *err, size_t errlen);
 void lgj_free(lgj_value *v);
 
@@ -35,7 +37,7 @@ int lgj_bool(const lgj_value *v);
 /* 0 and *out set when v is a number that is exactly an integer in [0, 2^53]. */
 int lgj_uint(const lgj_value *v, uint64_t *out);
 
-/* Appends s as a quoted, escaped JSON string to buf (like snprintf: returns
+/* Writes s as a quoted, escaped JSON string into buf (like snprintf: returns
  * the length needed, writes at most buflen bytes incl. NUL). */
 size_t lgj_quote(char *buf, size_t buflen, const char *s);
 

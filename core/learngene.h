@@ -310,16 +310,17 @@ lg_status lg_model_load(lg_model **out, const char *path, char *err, size_t errl
 
 /* ----------------------------------------------------- IDX / datasets */
 
-/* A labelled image set in memory: n images of c×h×w float32 (normalized),
- * labels in [0, classes). */
+/* A labelled image set in memory: n images of c×h×w float32 (normalized)
+ * and their integer labels. */
 struct lg_dataset {
     int n, c, h, w;
     float *images; /* n·c·h·w */
     int *labels;   /* n */
 };
 
-/* Parses raw (uncompressed) IDX bytes. Images: magic 0x00000803 (u8, 3 dims);
- * labels: 0x00000801 (u8, 1 dim). Dims and counts are validated against len. */
+/* Parses raw (uncompressed) IDX bytes: unsigned-byte element type, 1 to 4
+ * dims (images n×h×w or n×c×h×w, labels n). Dims and counts are validated
+ * against len with overflow checks. */
 typedef struct {
     int ndim;
     uint32_t dims[4];
@@ -340,14 +341,16 @@ lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, in
 /* Keeps the first-after-shuffle n rows of every class (seeded). */
 lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed);
 
-/* Reads a whole file, gunzipping it when it starts with the gzip magic;
+/* Reads a whole file into a malloc'd *buf (the caller frees it; NULL and
+ * *len 0 on failure), gunzipping it when it starts with the gzip magic
+ * (multi-member streams are joined, other trailing bytes are an error);
  * refuses files whose (uncompressed) size exceeds cap bytes. */
 lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap, char *err, size_t errlen);
 /* Loads an image IDX file and a label IDX file (raw or .gz). */
 lg_status lg_dataset_load(lg_dataset *ds, const char *images_path, const char *labels_path, float mean, float std,
                           char *err, size_t errlen);
-/* Fashion-MNIST from dir (Debian: LG_FMNIST_DIR), train or test split,
- * normalized with LG_FMNIST_MEAN/STD. */
+/* Fashion-MNIST from dir (NULL: LG_FMNIST_DIR, Debian's), train or test
+ * split, .gz or raw files, normalized with LG_FMNIST_MEAN/STD. */
 lg_status lg_fmnist_load(lg_dataset *ds, const char *dir, int train, char *err, size_t errlen);
 
 #define LG_FMNIST_DIR "/usr/share/datasets/fashion-mnist"

@@ -59,7 +59,7 @@ static const char *printable_(char *buf, size_t n, const char *s)
 {
     const unsigned char *c = (const unsigned char *)s;
     size_t lim = n - 4 < 64 ? n - 4 : 64, o = 0;
-    for (; c[o] && o < lim; o++) buf[o] = (char)(c[o] < 0x20 || c[o] == 0x7f ? '?' : c[o]);
+    for (; o < lim && c[o]; o++) buf[o] = (char)(c[o] < 0x20 || c[o] == 0x7f ? '?' : c[o]);
     if (c[o]) {
         while (o > 0 && (c[o] & 0xc0) == 0x80) o--; /* c[o] continues a character: cut before it */
         memcpy(buf + o, "...", 4);
@@ -69,17 +69,18 @@ static const char *printable_(char *buf, size_t n, const char *s)
     return buf;
 }
 
-static const char *type_name_(lgj_type t)
+/* "a number", "an object", ... for messages. */
+static const char *type_name_(const lgj_value *v)
 {
-    switch (t) {
+    switch (lgj_typeof(v)) {
     case LGJ_NULL: return "null";
-    case LGJ_BOOL: return "boolean";
-    case LGJ_NUM: return "number";
-    case LGJ_STR: return "string";
-    case LGJ_ARR: return "array";
-    case LGJ_OBJ: return "object";
+    case LGJ_BOOL: return "a boolean";
+    case LGJ_NUM: return "a number";
+    case LGJ_STR: return "a string";
+    case LGJ_ARR: return "an array";
+    case LGJ_OBJ: return "an object";
     }
-    return "value";
+    return "a value";
 }
 
 /* "[3,4]" for messages (truncated to n). */
@@ -149,8 +150,8 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     const lgj_value *dt = NULL, *sh = NULL, *off = NULL;
     printable_(nm, sizeof nm, name);
     if (lgj_typeof(v) != LGJ_OBJ)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is a %s, not an object", nm,
-                     type_name_(lgj_typeof(v)));
+        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is %s, not an object", nm,
+                     type_name_(v));
     for (size_t i = 0; i < lgj_len(v); i++) {
         const char *k = lgj_key(v, i);
         if (strcmp(k, "dtype") == 0)
@@ -169,15 +170,15 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
                      !dt ? "dtype" : !sh ? "shape" : "data_offsets");
 
     if (lgj_typeof(dt) != LGJ_STR)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is a %s, not a string", nm,
-                     type_name_(lgj_typeof(dt)));
+        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm,
+                     type_name_(dt));
     if (lg_dtype_parse(lgj_str(dt), &t->dtype))
         return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16)", nm,
                      printable_(buf, sizeof buf, lgj_str(dt)));
 
     if (lgj_typeof(sh) != LGJ_ARR)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is a %s, not an array", nm,
-                     type_name_(lgj_typeof(sh)));
+        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm,
+                     type_name_(sh));
     if (lgj_len(sh) > LG_ST_MAX_NDIM)
         return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape has %zu dimensions (at most %d supported)", nm,
                      lgj_len(sh), LG_ST_MAX_NDIM);
@@ -186,10 +187,12 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
         const lgj_value *d = lgj_at(sh, (size_t)i);
         uint64_t u;
         if (lgj_uint(d, &u)) {
-            if (lgj_typeof(d) == LGJ_NUM)
-                snprintf(buf, sizeof buf, "%.17g", lgj_num(d));
-            else
-                snprintf(buf, sizeof buf, "a %s", type_name_(lgj_typeof(d)));
+            if (lgj_typeof(d) == LGJ_NUM) {
+                snprintf(buf, sizeof buf, "%.15g", lgj_num(d));
+                if (strtod(buf, NULL) != lgj_num(d)) snprintf(buf, sizeof buf, "%.17g", lgj_num(d));
+            } else {
+                snprintf(buf, sizeof buf, "%s", type_name_(d));
+            }
             return fail_(err, errlen, LG_ERR_FORMAT,
                          "tensor '%s': shape[%d] is %s, not a non-negative integer (at most 2^53)", nm, i, buf);
         }
@@ -261,7 +264,7 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         goto fail;
     }
     if (lgj_typeof(hdr) != LGJ_OBJ) {
-        st = fail_(err, errlen, LG_ERR_FORMAT, "header is a JSON %s, not an object", type_name_(lgj_typeof(hdr)));
+        st = fail_(err, errlen, LG_ERR_FORMAT, "header is %s in JSON, not an object", type_name_(hdr));
         goto fail;
     }
 
@@ -285,20 +288,20 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     }
     size_t nmeta = lgj_len(meta);
     if (meta && lgj_typeof(meta) != LGJ_OBJ) {
-        st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ is a %s, not an object of strings",
-                   type_name_(lgj_typeof(meta)));
+        st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ is %s, not an object of strings",
+                   type_name_(meta));
         goto fail;
     }
     for (size_t i = 0; i < nmeta; i++) {
         const lgj_value *v = lgj_at(meta, i);
         if (lgj_typeof(v) != LGJ_STR) {
-            st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ value of '%s' is a %s, not a string",
-                       printable_(nm, sizeof nm, lgj_key(meta, i)), type_name_(lgj_typeof(v)));
+            st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ value of '%s' is %s, not a string",
+                       printable_(nm, sizeof nm, lgj_key(meta, i)), type_name_(v));
             goto fail;
         }
         sbytes += strlen(lgj_key(meta, i)) + 1 + lgj_strlen(v) + 1;
     }
-    if (ntens > INT_MAX / 4 || nmeta > INT_MAX) {
+    if (ntens > INT_MAX || nmeta > INT_MAX) {
         st = fail_(err, errlen, LG_ERR_RANGE, "header lists %zu tensors and %zu metadata entries, too many", ntens,
                    nmeta);
         goto fail;
@@ -615,7 +618,7 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     st_sb hb = {0};
     uint8_t *buf = NULL;
     lg_st *check = NULL;
-    char nm[80], shp[160];
+    char nm[80], shp[160], perr[256];
 
     if (!out || !outlen || n < 0 || nmeta < 0 || (n && !t) || (nmeta && !meta))
         return fail_(err, errlen, LG_ERR_INVALID, "lg_st_serialize: NULL argument or negative count");
@@ -753,10 +756,11 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
         }
     }
 
-    /* Never hand out bytes our own reader would refuse (e.g. invalid UTF-8). */
-    st = lg_st_parse(&check, buf, len, 0, err, errlen);
+    /* Never hand out bytes our own reader would refuse: what is left to
+     * catch here is a name or metadata string that is not valid UTF-8. */
+    st = lg_st_parse(&check, buf, len, 0, perr, sizeof perr);
     if (st != LG_OK) {
-        st = LG_ERR_INVALID;
+        st = fail_(err, errlen, LG_ERR_INVALID, "names and metadata must be valid UTF-8 (%s)", perr);
         goto out;
     }
     lg_st_free(check);
@@ -820,8 +824,13 @@ lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_
         st = fail_(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
         goto out;
     }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a unique name, so concurrent writers of one path never share it */
+    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd >= 0 && fchmod(fd, 0644) != 0) {
+        st = fail_(err, errlen, LG_ERR_IO, "cannot set the mode of '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
     if (fd < 0) {
         st = fail_(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
         free(tmp);
