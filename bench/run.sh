@@ -19,7 +19,17 @@ py=${PYTHON3:-/usr/bin/python3}
 have_torch=0
 "$py" -c "import torch" 2>/dev/null && have_torch=1
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+one=$(mktemp)
+trap 'rm -f "$out" "$one"' EXIT
+
+# run WHO CASE COMMAND...: shows the command's output and keeps its JSON line.
+run() {
+    who=$1 case=$2
+    shift 2
+    "$@" >"$one" 2>&1 || { cat "$one"; echo "bench: $who failed on $case" >&2; exit 1; }
+    cat "$one"
+    sed -n "s/^JSON /$who $case /p" "$one" >>"$out"
+}
 
 echo "# OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE threads=$threads iters=$iters $(date -u +%FT%TZ) $(uname -m)"
 for c in $cases; do
@@ -27,20 +37,14 @@ for c in $cases; do
 $c
 EOC
     echo "## $preset depth $depth batch $batch ($mode)"
-    "$build/bench/bench_vit" --preset "$preset" --depth "$depth" --batch "$batch" --threads "$threads" \
-        --iters "$iters" --mode "$mode" | tee /dev/stderr | sed -n "s/^JSON /ours $c /p" >>"$out"
+    run ours "$c" "$build/bench/bench_vit" --preset "$preset" --depth "$depth" --batch "$batch" \
+        --threads "$threads" --iters "$iters" --mode "$mode"
     [ "$have_torch" = 1 ] || continue
-    for setting in default passive; do
-        if [ "$setting" = passive ]; then
-            env OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 "$py" "$src/tests/ref/vit_ref.py" bench \
-                --config "$preset" --depth "$depth" --batch "$batch" --threads "$threads" --iters "$iters" \
-                --mode "$mode" --json
-        else
-            "$py" "$src/tests/ref/vit_ref.py" bench --config "$preset" --depth "$depth" --batch "$batch" \
-                --threads "$threads" --iters "$iters" --mode "$mode" --json
-        fi | tee /dev/stderr | sed -n "s/^JSON /torch-$setting $c /p" >>"$out"
-    done
-done 2>&1
+    ref="$py $src/tests/ref/vit_ref.py bench --config $preset --depth $depth --batch $batch --threads $threads"
+    ref="$ref --iters $iters --mode $mode --json"
+    run torch-default "$c" $ref
+    run torch-passive "$c" env OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 $ref
+done
 
 [ "$have_torch" = 1 ] || { echo "(python3-torch not installed: no PyTorch column)"; exit 0; }
 "$py" - "$out" <<'PY'

@@ -97,25 +97,25 @@ static inline float exp_neg(float x)
 }
 
 /* Φ(x) = (1 + erf(x/√2))/2 by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7
- * in erf), written without branches so GELU loops vectorize. */
-static inline float normal_cdf(float x)
+ * in erf), written without branches so GELU loops vectorize. gauss is
+ * exp(-x²/2), which the backward pass needs for φ(x) as well. */
+static inline float normal_cdf(float x, float gauss)
 {
-    float z = x * INV_SQRT2, az = __builtin_fabsf(z);
-    float t = 1.0f / (1.0f + 0.3275911f * az);
+    float z = x * INV_SQRT2;
+    float t = 1.0f / (1.0f + 0.3275911f * __builtin_fabsf(z));
     float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-    float erf_abs = 1.0f - poly * exp_neg(-az * az);
-    float erf = __builtin_copysignf(erf_abs, z);
+    float erf = __builtin_copysignf(1.0f - poly * gauss, z);
     return 0.5f * (1.0f + erf);
 }
 
 /* Built for AVX2+FMA and for the baseline, picked at load time. */
-#define LG_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define LG_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 LG_SIMD_CLONES void lg_gelu_forward(float *out, const float *in, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
-        out[i] = x * normal_cdf(x);
+        out[i] = x * normal_cdf(x, exp_neg(-0.5f * x * x));
     }
 }
 
@@ -123,8 +123,8 @@ LG_SIMD_CLONES void lg_gelu_backward(float *din, const float *dout, const float 
 {
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
-        float pdf = INV_SQRT_2PI * exp_neg(-0.5f * x * x);
-        din[i] = dout[i] * (normal_cdf(x) + x * pdf);
+        float gauss = exp_neg(-0.5f * x * x);
+        din[i] = dout[i] * (normal_cdf(x, gauss) + x * INV_SQRT_2PI * gauss);
     }
 }
 
