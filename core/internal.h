@@ -28,4 +28,34 @@ lg_status lg_fail(char *err, size_t errlen, lg_status s, const char *fmt, ...) _
  * from lg_forward / lg_forward_backward with the context's own setting). */
 void lg_blas_threads(int n);
 
+/* Training with tied parameters: the forward/backward runs on one model
+ * while AdamW updates another (the owner); before_step writes the owner's
+ * parameters into the run model, after_backward folds the run model's
+ * gradients into the owner's (TLEG's auxiliary network). */
+typedef struct {
+    lg_model *owner;
+    void (*before_step)(void *user);
+    void (*after_backward)(void *user);
+    void *user;
+} lg_train_hooks;
+
+lg_status lg_train_loop(lg_model *run, const lg_dataset *ds, const lg_train_opts *o, const lg_train_hooks *h,
+                        char *err, size_t errlen);
+
+/* Offset (in floats) and length of block i's twelve tensors, which lie
+ * contiguously in every buffer of the model's layout. */
+void lg_model_block_range(const lg_model *m, int i, size_t *offset, size_t *len);
+
+/* Copies every non-block tensor of the same name and size from src_buf (in
+ * src's layout) to dst_buf (in dst's layout). */
+void lg_copy_shared(lg_model *dst, const lg_model *src, const float *src_buf, float *dst_buf);
+/* Writes an inherit learngene's k blocks into the top of dst. */
+void lg_inherit_into(lg_model *dst, const lg_gene *g);
+/* The model description in a safetensors file's __metadata__["config"]. */
+lg_status lg_st_config(lg_config *c, const lg_st *st, char *err, size_t errlen);
+/* Loads file tensor f (may be NULL: missing) into model tensor t, checking
+ * its shape and that every value is finite; name is used in messages. */
+lg_status lg_load_tensor(lg_model *m, const lg_tensor_info *t, const lg_st_tensor *f, const char *name, char *err,
+                         size_t errlen);
+
 #endif

@@ -308,6 +308,107 @@ lg_status lg_model_save(const lg_model *m, const char *path, lg_dtype dtype, con
 lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen);
 lg_status lg_model_load(lg_model **out, const char *path, char *err, size_t errlen);
 
+/* ------------------------------------------------------------ learngenes */
+
+/* A learngene: the compact, inheritable part of a trained ViT from which
+ * descendants of any depth are grown (SPEC §1).
+ *  - LG_GENE_TLEG: θ_A and θ_B for every block tensor; a descendant of depth
+ *    L gets block i = θ_A + (i/L)·θ_B. Stored as a depth-2 model whose block 0
+ *    is θ_A and block 1 θ_B (so training, saving and optimizer state reuse the
+ *    model code), plus the copied non-block tensors. File names:
+ *    learngene.A.<block tensor>, learngene.B.<block tensor>, patch_embed.*, …
+ *  - LG_GENE_INHERIT: the last k blocks of an ancestry model (the original
+ *    Learngene's "integral layers"); a descendant of depth L ≥ k stacks L-k
+ *    freshly initialized blocks (and fresh embedding, norm and head) under
+ *    them. Stored as a depth-k model. */
+typedef enum { LG_GENE_TLEG = 1, LG_GENE_INHERIT = 2 } lg_gene_kind;
+
+typedef struct {
+    lg_gene_kind kind;
+    lg_model *m;
+    int aux_depth; /* TLEG: depth of the auxiliary network it was trained in;
+                      inherit: depth of the ancestry model */
+} lg_gene;
+
+const char *lg_gene_kind_name(lg_gene_kind k); /* "tleg", "inherit" */
+/* A fresh TLEG learngene for descendants shaped like c (c->depth = L_aux):
+ * θ_A initialized like a normal block, θ_B zero. */
+lg_status lg_gene_tleg_new(lg_gene *g, const lg_config *c, uint64_t seed, char *err, size_t errlen);
+/* The last k blocks of ancestry as an inherit learngene. */
+lg_status lg_gene_inherit(lg_gene *g, const lg_model *ancestry, int k, char *err, size_t errlen);
+void lg_gene_free(lg_gene *g);
+/* The config of the descendant of depth `depth` and `classes` classes. */
+lg_status lg_gene_config(lg_config *out, const lg_gene *g, int depth, int classes, char *err, size_t errlen);
+/* Smallest and largest depth the learngene grows: TLEG 1…2·L_aux (the
+ * formula interpolates for any depth, but depths far beyond the auxiliary
+ * network are untested, so they are not offered), inherit k…2·L_ancestry. */
+void lg_gene_depths(const lg_gene *g, int *min_depth, int *max_depth);
+/* Grows a descendant: depth ≥ the minimum, classes ≥ 1 (the head is copied
+ * when classes equal the learngene's, else freshly initialized from seed). */
+lg_status lg_gene_expand(lg_model **out, const lg_gene *g, int depth, int classes, uint64_t seed, char *err,
+                         size_t errlen);
+/* TLEG only: writes θ_A + (i/L)·θ_B into an existing model of any depth L
+ * with the learngene's widths, and the copied tensors (head too when the
+ * classes match). */
+lg_status lg_tleg_expand_into(lg_model *dst, const lg_gene *g, char *err, size_t errlen);
+/* TLEG only: the tied-weight gradients from an expanded model's grads:
+ * dθ_A = Σ_i dθ_i, dθ_B = Σ_i (i/L)·dθ_i, shared tensors' grads copied
+ * (overwrites the learngene's grads; enables them if needed). */
+void lg_tleg_fold_grads(lg_gene *g, const lg_model *aux);
+/* Trains a TLEG learngene through its auxiliary network of depth
+ * g->aux_depth by soft distillation from teacher (o->teacher, o->alpha,
+ * o->tau; alpha 1 = KL only, as in the paper). Gradients of the tied
+ * weights: dθ_A = Σ_i dθ_i, dθ_B = Σ_i (i/L_aux)·dθ_i. */
+lg_status lg_tleg_train(lg_gene *g, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen);
+/* Parameters stored by the learngene (what must be kept to grow any size). */
+size_t lg_gene_params(const lg_gene *g);
+
+lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta,
+                       char *err, size_t errlen);
+lg_status lg_gene_from_st(lg_gene *g, const lg_st *st, char *err, size_t errlen);
+lg_status lg_gene_load(lg_gene *g, const char *path, char *err, size_t errlen);
+
+/* --------------------------------------------------------- budget solver */
+
+/* Something that grows models: a learngene (later: a pool configuration
+ * set) with its widths (base.depth ignored) and the depths it offers. */
+typedef struct {
+    const char *id;
+    lg_config base;
+    int min_depth, max_depth;
+} lg_solver_source;
+
+/* A measured accuracy of source `source` grown to `depth`. */
+typedef struct {
+    int source;
+    int depth;
+    double accuracy;
+} lg_solver_eval;
+
+/* The request: limits ≤ 0 mean "no limit"; depth and width bounds 0 mean
+ * "any". At least one of max_flops / max_params must be set. */
+typedef struct {
+    double max_flops, max_params;
+    int min_depth, max_depth;
+    int min_dim, max_dim;
+} lg_budget;
+
+typedef struct {
+    int source, depth;
+    double flops;
+    size_t params;
+    double accuracy; /* NaN when no evaluation exists */
+    int considered;  /* configurations that fit the budget */
+    char reason[256];
+} lg_solution;
+
+/* Picks the best configuration that fits: the highest measured accuracy
+ * among fitting evaluated configurations (ties: fewer FLOPs); when none of
+ * the fitting ones is evaluated, the largest by FLOPs (capacity). When none
+ * fits, LG_ERR_RANGE with a message naming the smallest reachable budget. */
+lg_status lg_solve(lg_solution *out, const lg_solver_source *src, int nsrc, const lg_solver_eval *ev, int nev,
+                   const lg_budget *b, char *err, size_t errlen);
+
 /* ----------------------------------------------------- IDX / datasets */
 
 /* A labelled image set in memory: n images of c×h×w float32 (normalized)

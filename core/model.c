@@ -216,3 +216,10 @@ void lg_model_init_head(lg_model *m, uint64_t seed)
     init_tensor(&r, m, lg_model_find(m, "head.weight"));
     init_tensor(&r, m, lg_model_find(m, "head.bias"));
 }
+
+void lg_model_block_range(const lg_model *m, int i, size_t *offset, size_t *len)
+{
+    int first = (m->cfg.pool == LG_POOL_TOKEN ? 4 : 3) + 12 * i; /* patch w, b, [cls], pos */
+    *offset = m->tensors[first].offset;
+    *len = m->tensors[first + 11].offset + m->tensors[first + 11].numel - *offset;
+}

@@ -35,16 +35,37 @@ out:
     return st;
 }
 
-lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen)
+lg_status lg_load_tensor(lg_model *m, const lg_tensor_info *t, const lg_st_tensor *f, const char *name, char *err,
+                         size_t errlen)
 {
-    *out = NULL;
+    if (!f) return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' is missing", name);
+    int same = f->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
+    if (!same) return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' has the wrong shape for the model described", name);
+    float *p = m->params + t->offset;
+    lg_st_to_f32(f, p);
+    for (size_t j = 0; j < t->numel; j++)
+        if (!isfinite(p[j]))
+            return lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s' holds a NaN or infinite value at index %zu", name, j);
+    return LG_OK;
+}
+
+lg_status lg_st_config(lg_config *c, const lg_st *st, char *err, size_t errlen)
+{
     const char *json = lg_st_meta(st, "config");
     if (!json)
         return lg_fail(err, errlen, LG_ERR_MISMATCH, "the file has no __metadata__ \"config\" model description");
-    lg_config c;
     char why[256];
-    lg_status s = lg_config_from_json(&c, json, strlen(json), why, sizeof why);
-    if (s != LG_OK) return lg_fail(err, errlen, s, "__metadata__ \"config\": %s", why);
+    lg_status s = lg_config_from_json(c, json, strlen(json), why, sizeof why);
+    return s == LG_OK ? s : lg_fail(err, errlen, s, "__metadata__ \"config\": %s", why);
+}
+
+lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen)
+{
+    *out = NULL;
+    lg_config c;
+    lg_status s = lg_st_config(&c, st, err, errlen);
+    if (s != LG_OK) return s;
     lg_model *m = NULL;
     s = lg_model_new(&m, &c, err, errlen);
     if (s != LG_OK) return s;
@@ -55,26 +76,7 @@ lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t er
     }
     for (int i = 0; i < m->ntensors; i++) {
         const lg_tensor_info *t = &m->tensors[i];
-        const lg_st_tensor *f = lg_st_find(st, t->name);
-        if (!f) {
-            s = lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' is missing", t->name);
-            goto fail;
-        }
-        int same = f->ndim == t->ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
-        if (!same) {
-            s = lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' has the wrong shape for the model described",
-                        t->name);
-            goto fail;
-        }
-        float *p = m->params + t->offset;
-        lg_st_to_f32(f, p);
-        for (size_t j = 0; j < t->numel; j++)
-            if (!isfinite(p[j])) {
-                s = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s' holds a NaN or infinite value at index %zu",
-                            t->name, j);
-                goto fail;
-            }
+        if ((s = lg_load_tensor(m, t, lg_st_find(st, t->name), t->name, err, errlen)) != LG_OK) goto fail;
     }
     *out = m;
     return LG_OK;

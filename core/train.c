@@ -55,6 +55,15 @@ static void copy_image(float *dst, const float *src, int c, int h, int w, int fl
 
 lg_status lg_train(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen)
 {
+    return lg_train_loop(m, ds, o, NULL, err, errlen);
+}
+
+lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, const lg_train_hooks *h, char *err,
+                        size_t errlen)
+{
+    lg_model *owner = h && h->owner ? h->owner : m; /* the model AdamW updates */
+    if (owner != m && lg_model_enable_training(owner) != LG_OK)
+        return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for gradients and optimizer state");
     lg_status st = check_dataset(m, ds, err, errlen);
     if (st != LG_OK) return st;
     if (o->batch < 1 || o->steps < 1)
@@ -103,9 +112,11 @@ lg_status lg_train(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, ch
         }
         if (tx) lg_forward(tx, teacher_logits, images, B);
         float loss, lr;
+        if (h && h->before_step) h->before_step(h->user);
         lg_model_zero_grad(m);
         lg_forward_backward(x, &loss, NULL, images, labels, B, o->teacher ? &ls : NULL);
-        lg_adamw_step(m, &opt, step, &lr);
+        if (h && h->after_backward) h->after_backward(h->user);
+        lg_adamw_step(owner, &opt, step, &lr);
         loss_sum += loss;
         since++;
         int last = step + 1 == o->steps;
