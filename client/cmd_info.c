@@ -42,7 +42,22 @@ int cmd_info(int argc, char **argv)
         printf("meta        %s = %s\n", k, v);
     }
     int rc = CLI_OK;
-    if (lg_model_from_st(&m, st, err, sizeof err) == LG_OK) {
+    lg_gene g;
+    if (lg_st_meta(st, "learngene")) {
+        if (lg_gene_from_st(&g, st, err, sizeof err) == LG_OK) {
+            int lo, hi;
+            lg_gene_depths(&g, &lo, &hi);
+            const lg_config *cfg = lg_model_config(g.m);
+            printf("learngene   %s: dim %d heads %d mlp %d classes %d pool %s; grows depths %d to %d\n",
+                   lg_gene_kind_name(g.kind), cfg->dim, cfg->heads, cfg->mlp, cfg->classes,
+                   cfg->pool == LG_POOL_AVG ? "avg" : "token", lo, hi);
+            printf("params      %zu stored\n", lg_gene_params(&g));
+            lg_gene_free(&g);
+        } else {
+            printf("learngene   not loadable: %s\n", err);
+            rc = CLI_FAIL;
+        }
+    } else if (lg_model_from_st(&m, st, err, sizeof err) == LG_OK) {
         const lg_config *cfg = lg_model_config(m);
         printf("model       vit img %d×%d×%d patch %d dim %d depth %d heads %d mlp %d classes %d pool %s\n", cfg->img,
                cfg->img, cfg->in_chans, cfg->patch, cfg->dim, cfg->depth, cfg->heads, cfg->mlp, cfg->classes,

@@ -12,6 +12,11 @@ static const struct {
 } commands[] = {
     {"train", cmd_train, "train a ViT from scratch on Fashion-MNIST and save it as safetensors"},
     {"eval", cmd_eval, "accuracy of a safetensors model on the Fashion-MNIST test set"},
+    {"ancestry", cmd_train, "train the ancestry model (classes 0-4 unless --labels) learngenes come from"},
+    {"tleg-train", cmd_tleg_train, "distil a TLEG learngene (θ_A, θ_B) from an ancestry model"},
+    {"inherit", cmd_inherit, "take the last K blocks of an ancestry model as a learngene"},
+    {"expand", cmd_expand, "grow a descendant of a given depth from a learngene"},
+    {"solve", cmd_solve, "the best descendant under a FLOPs / params budget"},
     {"logits", cmd_logits, "raw logits of a model for raw float32 images (cross-checks)"},
     {"info", cmd_info, "shape, parameters, FLOPs and metadata of a safetensors file"},
 };
@@ -20,7 +25,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: learngene COMMAND [OPTIONS]   (learngene COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)

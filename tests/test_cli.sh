@@ -28,6 +28,32 @@ grep -q "blocks.1.mlp.fc2.weight *BF16" "$tmp/out" && ok "tensors listed in BF16
 expect 0 "eval on classes 5-9" "$lg" eval --labels 5,6,7,8,9 "$tmp/m.safetensors"
 grep -q "accuracy 0\.[0-9]* (5000 images)" "$tmp/out" && ok "eval reports accuracy" || bad "eval: $(cat "$tmp/out")"
 
+# the learngene pipeline by hand: ancestry -> tleg-train / inherit -> expand -> solve
+small="--per-class 30 --batch 16 --dim 32 --depth 3 --heads 2 --patch 7 --log-every 10"
+expect 0 "ancestry on classes 0-4" "$lg" ancestry -o "$tmp/anc.st" --steps 20 $small
+expect 0 "tleg-train from the ancestry" "$lg" tleg-train --ancestry "$tmp/anc.st" -o "$tmp/tleg.st" --steps 10 \
+    --per-class 30 --batch 16 --aux-depth 4
+grep -q "auxiliary depth 4" "$tmp/err" && ok "tleg-train reports the auxiliary depth" || bad "tleg-train: $(cat "$tmp/err")"
+expect 0 "inherit 2 layers" "$lg" inherit --ancestry "$tmp/anc.st" --layers 2 -o "$tmp/inh.st"
+expect 0 "info on a learngene" "$lg" info "$tmp/tleg.st"
+grep -q "learngene   tleg: dim 32 .*grows depths 1 to 8" "$tmp/out" && ok "info describes the learngene" || bad "info: $(cat "$tmp/out")"
+expect 0 "expand to depth 6 for 5 new classes" "$lg" expand "$tmp/tleg.st" --depth 6 --classes 5 -o "$tmp/d6.st"
+expect 0 "the descendant is a plain model" "$lg" info "$tmp/d6.st"
+grep -q "depth 6 heads 2" "$tmp/out" && ok "descendant has depth 6" || bad "descendant: $(cat "$tmp/out")"
+expect 0 "eval the descendant on classes 5-9" "$lg" eval --labels 5,6,7,8,9 "$tmp/d6.st"
+expect 0 "solve under 1M FLOPs" "$lg" solve --flops 1M "$tmp/tleg.st" "$tmp/inh.st"
+grep -q "largest" "$tmp/out" && ok "solver explains a capacity pick" || bad "solve: $(cat "$tmp/out")"
+expect 0 "solve with evaluations" "$lg" solve --flops 1M --eval "$tmp/tleg.st:2:0.9" "$tmp/tleg.st" "$tmp/inh.st"
+grep -q "^depth       2" "$tmp/out" && ok "solver picks the evaluated best" || bad "solve: $(cat "$tmp/out")"
+expect 1 "solve below the smallest model" "$lg" solve --flops 1000 "$tmp/tleg.st"
+grep -q "smallest reachable" "$tmp/err" && ok "message names the smallest budget" || bad "solve: $(cat "$tmp/err")"
+expect 2 "expand to depth 0" "$lg" expand "$tmp/tleg.st" --depth 0 -o "$tmp/x"
+expect 2 "expand inherit below k" "$lg" expand "$tmp/inh.st" --depth 1 -o "$tmp/x"
+expect 1 "expand a plain model" "$lg" expand "$tmp/d6.st" --depth 3 -o "$tmp/x"
+expect 2 "inherit more layers than the ancestry has" "$lg" inherit --ancestry "$tmp/anc.st" --layers 9 -o "$tmp/x"
+expect 2 "solve without a budget" "$lg" solve "$tmp/tleg.st"
+expect 2 "solve with a bad --eval" "$lg" solve --flops 1M --eval "nope:2:0.5" "$tmp/tleg.st"
+
 expect 2 "no command" "$lg"
 expect 2 "unknown command" "$lg" frobnicate
 expect 2 "train without -o" "$lg" train --steps 1
