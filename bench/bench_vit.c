@@ -89,9 +89,9 @@ int main(int argc, char **argv)
         }
     }
     lg_config c;
-    if (!strcmp(preset, "fmnist-ti")) c = (lg_config){28, 1, 4, 192, 12, 3, 768, 10, LG_POOL_TOKEN};
-    else if (!strcmp(preset, "deit-ti")) c = (lg_config){224, 3, 16, 192, 12, 3, 768, 1000, LG_POOL_TOKEN};
-    else if (!strcmp(preset, "deit-s")) c = (lg_config){224, 3, 16, 384, 12, 6, 1536, 1000, LG_POOL_TOKEN};
+    if (!strcmp(preset, "fmnist-ti")) c = (lg_config){.img = 28, .in_chans = 1, .patch = 4, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 10};
+    else if (!strcmp(preset, "deit-ti")) c = (lg_config){.img = 224, .in_chans = 3, .patch = 16, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 1000};
+    else if (!strcmp(preset, "deit-s")) c = (lg_config){.img = 224, .in_chans = 3, .patch = 16, .dim = 384, .depth = 12, .heads = 6, .mlp = 1536, .classes = 1000};
     else {
         fprintf(stderr, "bench_vit: unknown preset %s\n", preset);
         return 2;

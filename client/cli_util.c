@@ -37,10 +37,10 @@ static const struct {
     const char *name;
     lg_config c;
 } presets[] = {
-    {"fmnist-small", {28, 1, 4, 96, 4, 3, 192, 10, LG_POOL_AVG}},
-    {"fmnist-ti", {28, 1, 4, 192, 12, 3, 768, 10, LG_POOL_TOKEN}},
-    {"deit-ti", {224, 3, 16, 192, 12, 3, 768, 1000, LG_POOL_TOKEN}},
-    {"deit-s", {224, 3, 16, 384, 12, 6, 1536, 1000, LG_POOL_TOKEN}},
+    {"fmnist-small", {.img = 28, .in_chans = 1, .patch = 4, .dim = 96, .depth = 4, .heads = 3, .mlp = 192, .classes = 10, .pool = LG_POOL_AVG}},
+    {"fmnist-ti", {.img = 28, .in_chans = 1, .patch = 4, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 10, .pool = LG_POOL_TOKEN}},
+    {"deit-ti", {.img = 224, .in_chans = 3, .patch = 16, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 1000, .pool = LG_POOL_TOKEN}},
+    {"deit-s", {.img = 224, .in_chans = 3, .patch = 16, .dim = 384, .depth = 12, .heads = 6, .mlp = 1536, .classes = 1000, .pool = LG_POOL_TOKEN}},
 };
 
 void cli_shape_default(lg_config *c) { *c = presets[0].c; }

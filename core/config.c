@@ -14,6 +14,16 @@ int lg_config_patches(const lg_config *c)
 
 int lg_config_tokens(const lg_config *c) { return lg_config_patches(c) + (c->pool == LG_POOL_TOKEN ? 1 : 0); }
 
+void lg_config_block(const lg_config *c, int l, int *dim, int *heads, int *mlp)
+{
+    int back = c->stitch_at > 0 && l >= c->stitch_at;
+    *dim = back ? c->dim2 : c->dim;
+    *heads = back ? c->heads2 : c->heads;
+    *mlp = back ? c->mlp2 : c->mlp;
+}
+
+int lg_config_out_dim(const lg_config *c) { return c->stitch_at > 0 ? c->dim2 : c->dim; }
+
 #define CHECK_RANGE(field, lo, hi)                                                                                     \
     do {                                                                                                               \
         if (c->field < (lo) || c->field > (hi))                                                                        \
@@ -37,6 +47,15 @@ lg_status lg_config_validate(const lg_config *c, char *err, size_t errlen)
     if (c->dim % c->heads)
         return lg_fail(err, errlen, LG_ERR_INVALID, "config field 'heads' (%d) must divide 'dim' (%d)", c->heads,
                        c->dim);
+    if (c->stitch_at) {
+        CHECK_RANGE(stitch_at, 1, c->depth - 1);
+        CHECK_RANGE(dim2, 1, LG_MAX_DIM);
+        CHECK_RANGE(heads2, 1, LG_MAX_HEADS);
+        CHECK_RANGE(mlp2, 1, LG_MAX_MLP);
+        if (c->dim2 % c->heads2)
+            return lg_fail(err, errlen, LG_ERR_INVALID, "config field 'heads2' (%d) must divide 'dim2' (%d)", c->heads2,
+                           c->dim2);
+    }
     if (c->pool != LG_POOL_TOKEN && c->pool != LG_POOL_AVG)
         return lg_fail(err, errlen, LG_ERR_INVALID, "config field 'pool' must be \"token\" or \"avg\"");
     if (lg_config_tokens(c) > LG_MAX_TOKENS)
@@ -45,11 +64,13 @@ lg_status lg_config_validate(const lg_config *c, char *err, size_t errlen)
     return LG_OK;
 }
 
-static const char *const int_fields[] = {"img", "in_chans", "patch", "dim", "depth", "heads", "mlp", "classes"};
+static const char *const int_fields[] = {"img",   "in_chans", "patch",     "dim",  "depth",  "heads",
+                                         "mlp",   "classes",  "stitch_at", "dim2", "heads2", "mlp2"};
 
 static int *int_field(lg_config *c, int i)
 {
-    int *p[] = {&c->img, &c->in_chans, &c->patch, &c->dim, &c->depth, &c->heads, &c->mlp, &c->classes};
+    int *p[] = {&c->img,     &c->in_chans,  &c->patch, &c->dim,    &c->depth,  &c->heads,
+                &c->mlp,     &c->classes,   &c->stitch_at, &c->dim2, &c->heads2, &c->mlp2};
     return p[i];
 }
 
@@ -60,7 +81,7 @@ lg_status lg_config_from_json(lg_config *c, const char *json, size_t len, char *
     if (st != LG_OK) return st;
     memset(c, 0, sizeof *c);
     c->pool = LG_POOL_TOKEN;
-    int seen_mlp = 0;
+    int seen_mlp = 0, seen_mlp2 = 0;
     if (lgj_typeof(root) != LGJ_OBJ) {
         st = lg_fail(err, errlen, LG_ERR_FORMAT, "model description must be a JSON object");
         goto out;
@@ -72,12 +93,13 @@ lg_status lg_config_from_json(lg_config *c, const char *json, size_t len, char *
         for (int f = 0; f < (int)(sizeof int_fields / sizeof *int_fields); f++) {
             if (strcmp(key, int_fields[f])) continue;
             uint64_t u;
-            if (lgj_uint(v, &u) || u > 1000000) {
+            if (lgj_uint(v, &u) || u > 1000000 || (u == 0 && strcmp(key, "stitch_at"))) {
                 st = lg_fail(err, errlen, LG_ERR_INVALID, "config field '%s' must be a positive integer", key);
                 goto out;
             }
             *int_field(c, f) = (int)u;
             seen_mlp |= !strcmp(key, "mlp");
+            seen_mlp2 |= !strcmp(key, "mlp2");
             known = 1;
         }
         if (known) continue;
@@ -103,6 +125,8 @@ lg_status lg_config_from_json(lg_config *c, const char *json, size_t len, char *
         }
     }
     if (!seen_mlp) c->mlp = 4 * c->dim;
+    if (!seen_mlp2) c->mlp2 = 4 * c->dim2;
+    if (!c->stitch_at) c->dim2 = c->heads2 = c->mlp2 = 0;
     st = lg_config_validate(c, err, errlen);
 out:
     lgj_free(root);
@@ -111,33 +135,49 @@ out:
 
 int lg_config_to_json(const lg_config *c, char *buf, size_t buflen)
 {
+    char stitch[128] = "";
+    if (c->stitch_at)
+        snprintf(stitch, sizeof stitch, ",\"stitch_at\":%d,\"dim2\":%d,\"heads2\":%d,\"mlp2\":%d", c->stitch_at,
+                 c->dim2, c->heads2, c->mlp2);
     return snprintf(buf, buflen,
                     "{\"arch\":\"vit\",\"img\":%d,\"in_chans\":%d,\"patch\":%d,\"dim\":%d,\"depth\":%d,"
-                    "\"heads\":%d,\"mlp\":%d,\"classes\":%d,\"pool\":\"%s\"}",
+                    "\"heads\":%d,\"mlp\":%d,\"classes\":%d,\"pool\":\"%s\"%s}",
                     c->img, c->in_chans, c->patch, c->dim, c->depth, c->heads, c->mlp, c->classes,
-                    c->pool == LG_POOL_AVG ? "avg" : "token");
+                    c->pool == LG_POOL_AVG ? "avg" : "token", stitch);
 }
 
 double lg_config_flops(const lg_config *c)
 {
-    double D = c->dim, M = c->mlp, T = lg_config_tokens(c), Np = lg_config_patches(c);
-    double patch = Np * D * c->in_chans * c->patch * c->patch;
-    double block = T * D * 3 * D   /* qkv */
-                   + 2 * T * T * D /* QKᵀ and A·V over all heads */
-                   + T * D * D     /* proj */
-                   + 2 * T * D * M /* fc1, fc2 */
-                   + 2 * 5 * T * D; /* norm1, norm2 */
+    double T = lg_config_tokens(c), Np = lg_config_patches(c), Dout = lg_config_out_dim(c);
+    double flops = Np * c->dim * c->in_chans * c->patch * c->patch;
+    for (int l = 0; l < c->depth; l++) {
+        int d, h, m;
+        lg_config_block(c, l, &d, &h, &m);
+        double D = d, M = m;
+        flops += T * D * 3 * D   /* qkv */
+                 + 2 * T * T * D /* QKᵀ and A·V over all heads */
+                 + T * D * D     /* proj */
+                 + 2 * T * D * M /* fc1, fc2 */
+                 + 2 * 5 * T * D; /* norm1, norm2 */
+    }
+    if (c->stitch_at) flops += T * (double)c->dim * c->dim2;
     /* The final norm sees every token with pool "token" (timm applies it
      * before taking the class token) and the pooled vector with "avg". */
-    double final_norm = 5 * D * (c->pool == LG_POOL_TOKEN ? T : 1);
-    double head = D * c->classes;
-    return patch + c->depth * block + final_norm + head;
+    flops += 5 * Dout * (c->pool == LG_POOL_TOKEN ? T : 1);
+    return flops + Dout * c->classes;
 }
 
 size_t lg_config_params(const lg_config *c)
 {
-    size_t D = (size_t)c->dim, M = (size_t)c->mlp, T = (size_t)lg_config_tokens(c);
-    size_t block = 4 * D + (3 * D * D + 3 * D) + (D * D + D) + (M * D + M) + (D * M + D);
-    return D * (size_t)c->in_chans * (size_t)c->patch * (size_t)c->patch + D + (c->pool == LG_POOL_TOKEN ? D : 0) +
-           T * D + (size_t)c->depth * block + 2 * D + (size_t)c->classes * D + (size_t)c->classes;
+    size_t D = (size_t)c->dim, T = (size_t)lg_config_tokens(c), Dout = (size_t)lg_config_out_dim(c);
+    size_t n = D * (size_t)c->in_chans * (size_t)c->patch * (size_t)c->patch + D + (c->pool == LG_POOL_TOKEN ? D : 0) +
+               T * D;
+    for (int l = 0; l < c->depth; l++) {
+        int d, h, m;
+        lg_config_block(c, l, &d, &h, &m);
+        size_t Db = (size_t)d, M = (size_t)m;
+        n += 4 * Db + (3 * Db * Db + 3 * Db) + (Db * Db + Db) + (M * Db + M) + (Db * M + Db);
+    }
+    if (c->stitch_at) n += (size_t)c->dim2 * D + (size_t)c->dim2;
+    return n + 2 * Dout + (size_t)c->classes * Dout + (size_t)c->classes;
 }

@@ -15,6 +15,8 @@ lg_status lg_gene_inherit(lg_gene *g, const lg_model *ancestry, int k, char *err
     int L = ancestry->cfg.depth;
     if (k < 1 || k > L)
         return lg_fail(err, errlen, LG_ERR_RANGE, "layers to inherit is %d; the ancestry model has %d blocks", k, L);
+    if (ancestry->cfg.stitch_at)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "layers are inherited from a one-width ancestry model only");
     lg_config c = ancestry->cfg;
     c.depth = k;
     lg_status st = lg_model_new(&g->m, &c, err, errlen);

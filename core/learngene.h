@@ -38,13 +38,24 @@ typedef enum { LG_POOL_TOKEN = 0, LG_POOL_AVG = 1 } lg_pool;
 /* The model description (SPEC §2). Serialized as JSON in safetensors
  * __metadata__["config"]:
  * {"arch":"vit","img":28,"in_chans":1,"patch":4,"dim":192,"depth":6,
- *  "heads":3,"mlp":768,"classes":10,"pool":"avg"} */
+ *  "heads":3,"mlp":768,"classes":10,"pool":"avg"}
+ * A stitched model (Learngene Pool, SN-Net style) changes width once:
+ * blocks [0, stitch_at) have dim/heads/mlp, a Linear "stitch" (dim2, dim)
+ * maps the tokens, blocks [stitch_at, depth) and the final norm and head
+ * have dim2/heads2/mlp2. stitch_at = 0 means a plain ViT; the JSON then
+ * carries "stitch_at","dim2","heads2","mlp2" too. */
 typedef struct {
     int img, in_chans, patch;
     int dim, depth, heads, mlp;
     int classes;
     lg_pool pool;
+    int stitch_at, dim2, heads2, mlp2;
 } lg_config;
+
+/* Width, heads and MLP size of block l. */
+void lg_config_block(const lg_config *c, int l, int *dim, int *heads, int *mlp);
+/* Width of the tokens leaving the last block (dim2 when stitched). */
+int lg_config_out_dim(const lg_config *c);
 
 /* Upper bounds a config must respect (so no request can exhaust memory by
  * asking for a huge model); lg_config_validate checks them. */
@@ -115,6 +126,7 @@ typedef struct {
     float *cls_token;         /* (1,1,D) or NULL with pool avg */
     float *pos_embed;         /* (1, T, D) */
     lg_block_view *blocks;    /* depth entries */
+    float *stitch_w, *stitch_b; /* (dim2, dim), (dim2) or NULL when not stitched */
     float *norm_w, *norm_b;   /* final norm (token) or fc_norm (avg) */
     float *head_w, *head_b;   /* (K, D), (K) */
 } lg_param_view;

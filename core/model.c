@@ -30,8 +30,8 @@ lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size
 {
     lg_status st = lg_config_validate(c, err, errlen);
     if (st != LG_OK) return st;
-    int64_t D = c->dim, M = c->mlp, T = lg_config_tokens(c), K = c->classes;
-    int cap = 6 + 12 * c->depth + 4;
+    int64_t D = c->dim, T = lg_config_tokens(c), K = c->classes, Dout = lg_config_out_dim(c);
+    int cap = 6 + 12 * c->depth + 6;
     lg_tensor_info *t = calloc((size_t)cap, sizeof *t);
     if (!t) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for the tensor table");
     int k = 0;
@@ -51,9 +51,16 @@ lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size
         {"mlp.fc1.weight", 2, 1},  {"mlp.fc1.bias", 2, 0},  {"mlp.fc2.weight", 0, 1},  {"mlp.fc2.bias", 0, 0},
     };
     for (int i = 0; i < c->depth; i++) {
+        if (c->stitch_at && i == c->stitch_at) {
+            add(t, &k, &off, "stitch.weight", 2, SHAPE(c->dim2, D), 1);
+            add(t, &k, &off, "stitch.bias", 1, SHAPE(c->dim2), 0);
+        }
+        int bd, bh, bm;
+        lg_config_block(c, i, &bd, &bh, &bm);
+        int64_t Db = bd, M = bm;
         for (size_t j = 0; j < sizeof blk / sizeof *blk; j++) {
-            int64_t rows = blk[j].rows == 0 ? D : blk[j].rows == 1 ? 3 * D : M;
-            int64_t cols = !strcmp(blk[j].suffix, "mlp.fc2.weight") ? M : D;
+            int64_t rows = blk[j].rows == 0 ? Db : blk[j].rows == 1 ? 3 * Db : M;
+            int64_t cols = !strcmp(blk[j].suffix, "mlp.fc2.weight") ? M : Db;
             snprintf(name, sizeof name, "blocks.%d.%s", i, blk[j].suffix);
             if (blk[j].matrix)
                 add(t, &k, &off, name, 2, SHAPE(rows, cols), 1);
@@ -63,10 +70,10 @@ lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size
     }
     const char *norm = c->pool == LG_POOL_TOKEN ? "norm" : "fc_norm";
     snprintf(name, sizeof name, "%s.weight", norm);
-    add(t, &k, &off, name, 1, SHAPE(D), 0);
+    add(t, &k, &off, name, 1, SHAPE(Dout), 0);
     snprintf(name, sizeof name, "%s.bias", norm);
-    add(t, &k, &off, name, 1, SHAPE(D), 0);
-    add(t, &k, &off, "head.weight", 2, SHAPE(K, D), 1);
+    add(t, &k, &off, name, 1, SHAPE(Dout), 0);
+    add(t, &k, &off, "head.weight", 2, SHAPE(K, Dout), 1);
     add(t, &k, &off, "head.bias", 1, SHAPE(K), 0);
     *out = t;
     *n = k;
@@ -84,6 +91,10 @@ void lg_view_bind(lg_param_view *v, lg_block_view *blocks, const lg_model *m, fl
     if (m->cfg.pool == LG_POOL_TOKEN) v->cls_token = buf + t[k++].offset;
     v->pos_embed = buf + t[k++].offset;
     for (int i = 0; i < m->cfg.depth; i++) {
+        if (m->cfg.stitch_at && i == m->cfg.stitch_at) {
+            v->stitch_w = buf + t[k++].offset;
+            v->stitch_b = buf + t[k++].offset;
+        }
         float **p[] = {&blocks[i].norm1_w, &blocks[i].norm1_b, &blocks[i].qkv_w,  &blocks[i].qkv_b,
                        &blocks[i].proj_w,  &blocks[i].proj_b,  &blocks[i].norm2_w, &blocks[i].norm2_b,
                        &blocks[i].fc1_w,   &blocks[i].fc1_b,   &blocks[i].fc2_w,   &blocks[i].fc2_b};
@@ -219,7 +230,8 @@ void lg_model_init_head(lg_model *m, uint64_t seed)
 
 void lg_model_block_range(const lg_model *m, int i, size_t *offset, size_t *len)
 {
-    int first = (m->cfg.pool == LG_POOL_TOKEN ? 4 : 3) + 12 * i; /* patch w, b, [cls], pos */
+    /* patch w, b, [cls], pos, then 12 per block and the stitch's 2 */
+    int first = (m->cfg.pool == LG_POOL_TOKEN ? 4 : 3) + 12 * i + (m->cfg.stitch_at && i >= m->cfg.stitch_at ? 2 : 0);
     *offset = m->tensors[first].offset;
     *len = m->tensors[first + 11].offset + m->tensors[first + 11].numel - *offset;
 }

@@ -11,6 +11,7 @@ lg_status lg_gene_tleg_new(lg_gene *g, const lg_config *c, uint64_t seed, char *
     memset(g, 0, sizeof *g);
     lg_status st = lg_config_validate(c, err, errlen);
     if (st != LG_OK) return st;
+    if (c->stitch_at) return lg_fail(err, errlen, LG_ERR_INVALID, "a TLEG learngene needs one width (no stitch)");
     lg_config two = *c;
     two.depth = 2;
     if ((st = lg_model_new(&g->m, &two, err, errlen)) != LG_OK) return st;
@@ -38,7 +39,7 @@ void lg_copy_shared(lg_model *dst, const lg_model *src, const float *src_buf, fl
 static int same_widths(const lg_config *a, const lg_config *b)
 {
     return a->img == b->img && a->in_chans == b->in_chans && a->patch == b->patch && a->dim == b->dim &&
-           a->heads == b->heads && a->mlp == b->mlp && a->pool == b->pool;
+           a->heads == b->heads && a->mlp == b->mlp && a->pool == b->pool && !a->stitch_at && !b->stitch_at;
 }
 
 lg_status lg_tleg_expand_into(lg_model *dst, const lg_gene *g, char *err, size_t errlen)

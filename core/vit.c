@@ -31,6 +31,7 @@ typedef struct {
     float *cols;           /* (B·Np, C·p·p) patches */
     float *ptok;           /* (B·Np, D) patch tokens (and their grads) */
     float **x;             /* residual stream entering block l; x[depth] leaves the last */
+    float *xs;             /* stitched models: tokens leaving block stitch_at-1, before the stitch */
     block_acts *blk;       /* depth entries when training, 1 otherwise */
     float *pooled, *lnf, *lnf_mean, *lnf_rstd; /* (B,D) (B,D) (B) (B) */
     float *logits, *dlogits;                   /* (B,K) */
@@ -63,20 +64,35 @@ static float *take(carve *c, size_t n)
     return p;
 }
 
-/* Lays out a shard's arena; with c->base NULL only counts floats. */
+/* Largest width and MLP size over the blocks (a stitched model has two). */
+static void max_dims(const lg_config *c, size_t *D, size_t *M)
+{
+    *D = (size_t)(c->stitch_at && c->dim2 > c->dim ? c->dim2 : c->dim);
+    *M = (size_t)(c->stitch_at && c->mlp2 > c->mlp ? c->mlp2 : c->mlp);
+}
+
+/* Lays out a shard's arena; with c->base NULL only counts floats. Training
+ * keeps every block's activations (sized by that block's widths); inference
+ * reuses one slot sized by the widest block. */
 static void layout(shard *s, const lg_config *cfg, int training, carve *c)
 {
     size_t B = (size_t)s->B, T = (size_t)lg_config_tokens(cfg), Np = (size_t)lg_config_patches(cfg);
-    size_t D = (size_t)cfg->dim, M = (size_t)cfg->mlp, H = (size_t)cfg->heads, K = (size_t)cfg->classes;
+    size_t Dmax, Mmax, K = (size_t)cfg->classes;
+    max_dims(cfg, &Dmax, &Mmax);
     size_t N = B * T, kp = (size_t)cfg->in_chans * (size_t)cfg->patch * (size_t)cfg->patch;
     int L = cfg->depth, nx = training ? L + 1 : 2, nblk = training ? L : 1;
     s->cols = take(c, B * Np * kp);
-    s->ptok = take(c, B * Np * D);
+    s->ptok = take(c, B * Np * (size_t)cfg->dim);
     for (int l = 0; l < nx; l++) {
-        float *p = take(c, N * D);
+        float *p = take(c, N * Dmax);
         if (c->base) s->x[l] = p;
     }
+    s->xs = cfg->stitch_at ? take(c, N * (size_t)cfg->dim) : NULL;
     for (int l = 0; l < nblk; l++) {
+        int d, h, m;
+        lg_config_block(cfg, l, &d, &h, &m);
+        size_t D = training ? (size_t)d : Dmax, M = training ? (size_t)m : Mmax;
+        size_t H = (size_t)(cfg->heads > cfg->heads2 ? cfg->heads : cfg->heads2);
         block_acts a;
         a.ln1 = take(c, N * D);
         a.ln1_mean = take(c, N);
@@ -92,20 +108,20 @@ static void layout(shard *s, const lg_config *cfg, int training, carve *c)
         a.gelu = take(c, N * M);
         if (c->base) s->blk[l] = a;
     }
-    s->pooled = take(c, B * D);
-    s->lnf = take(c, B * D);
+    s->pooled = take(c, B * Dmax);
+    s->lnf = take(c, B * Dmax);
     s->lnf_mean = take(c, B);
     s->lnf_rstd = take(c, B);
     s->logits = take(c, B * K);
     s->dlogits = take(c, B * K);
     if (!training) return;
-    s->dres = take(c, N * D);
-    s->dtmp = take(c, N * D);
-    s->dqkv = take(c, N * 3 * D);
-    s->dh = take(c, N * M);
+    s->dres = take(c, N * Dmax);
+    s->dtmp = take(c, N * Dmax);
+    s->dqkv = take(c, N * 3 * Dmax);
+    s->dh = take(c, N * Mmax);
     s->dscratch = take(c, T * T);
-    s->dpooled = take(c, B * D);
-    s->dlnf = take(c, B * D);
+    s->dpooled = take(c, B * Dmax);
+    s->dlnf = take(c, B * Dmax);
 }
 
 static void shard_free(shard *s)
@@ -196,12 +212,13 @@ static void linear_residual(float *out, const float *res, const float *in, const
 }
 
 static void block_forward(block_acts *a, float *xout, const float *xin, const lg_block_view *p, const lg_config *c,
-                          int B)
+                          int l, int B)
 {
-    int T = lg_config_tokens(c), N = B * T, D = c->dim, M = c->mlp;
+    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    lg_config_block(c, l, &D, &H, &M);
     lg_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
     lg_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, D, 3 * D);
-    lg_attention_forward(a->atto, a->att, a->qkv, B, T, D, c->heads);
+    lg_attention_forward(a->atto, a->att, a->qkv, B, T, D, H);
     linear_residual(a->xmid, xin, a->atto, p->proj_w, p->proj_b, N, D, D);
     lg_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
     lg_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, N, D, M);
@@ -211,21 +228,23 @@ static void block_forward(block_acts *a, float *xout, const float *xin, const lg
 
 /* dres: on entry ∂L/∂xout, on return ∂L/∂xin. */
 static void block_backward(shard *s, const block_acts *a, const float *xin, const lg_block_view *p,
-                           const lg_block_view *g, const lg_config *c, int B)
+                           const lg_block_view *g, const lg_config *c, int l, int B)
 {
-    int T = lg_config_tokens(c), N = B * T, D = c->dim, M = c->mlp;
+    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    lg_config_block(c, l, &D, &H, &M);
     float *dres = s->dres, *dtmp = s->dtmp;
     lg_linear_backward(s->dh, g->fc2_w, g->fc2_b, dres, a->gelu, p->fc2_w, N, M, D);
     lg_gelu_backward(s->dh, s->dh, a->fc1, (size_t)N * M);
     lg_linear_backward(dtmp, g->fc1_w, g->fc1_b, s->dh, a->ln2, p->fc1_w, N, D, M);
     lg_layernorm_backward(dres, g->norm2_w, g->norm2_b, dtmp, a->xmid, a->ln2_mean, a->ln2_rstd, p->norm2_w, N, D);
     lg_linear_backward(dtmp, g->proj_w, g->proj_b, dres, a->atto, p->proj_w, N, D, D);
-    lg_attention_backward(s->dqkv, s->dscratch, dtmp, a->qkv, a->att, B, T, D, c->heads);
+    lg_attention_backward(s->dqkv, s->dscratch, dtmp, a->qkv, a->att, B, T, D, H);
     lg_linear_backward(dtmp, g->qkv_w, g->qkv_b, s->dqkv, a->ln1, p->qkv_w, N, D, 3 * D);
     lg_layernorm_backward(dres, g->norm1_w, g->norm1_b, dtmp, xin, a->ln1_mean, a->ln1_rstd, p->norm1_w, N, D);
 }
 
-static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int training)
+/* full: the arena keeps every block's activations (a training context). */
+static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int full)
 {
     const lg_config *c = &m->cfg;
     const lg_param_view *p = &m->pv;
@@ -242,10 +261,13 @@ static void shard_forward(shard *s, const lg_model *m, const float *images, int 
             for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
         }
     for (int l = 0; l < L; l++) {
-        float *xin = training ? s->x[l] : s->x[l % 2], *xout = training ? s->x[l + 1] : s->x[(l + 1) % 2];
-        block_forward(&s->blk[training ? l : 0], xout, xin, &p->blocks[l], c, B);
+        float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
+        int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
+        block_forward(&s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], c, l, B);
+        if (stitch_next) lg_linear_forward(xout, s->xs, p->stitch_w, p->stitch_b, B * T, c->dim, c->dim2);
     }
-    const float *xl = training ? s->x[L] : s->x[L % 2];
+    D = lg_config_out_dim(c);
+    const float *xl = full ? s->x[L] : s->x[L % 2];
     for (int b = 0; b < B; b++) {
         float *pb = s->pooled + (size_t)b * D;
         if (cls) {
@@ -268,19 +290,28 @@ static void shard_backward(shard *s, const lg_model *m, int B)
     const lg_param_view *p = &m->pv, *g = &s->gv;
     int T = lg_config_tokens(c), Np = lg_config_patches(c), D = c->dim, L = c->depth;
     int kp = c->in_chans * c->patch * c->patch, cls = c->pool == LG_POOL_TOKEN;
-    lg_linear_backward(s->dlnf, g->head_w, g->head_b, s->dlogits, s->lnf, p->head_w, B, D, c->classes);
-    memset(s->dpooled, 0, (size_t)B * D * sizeof(float));
+    int Dout = lg_config_out_dim(c);
+    lg_linear_backward(s->dlnf, g->head_w, g->head_b, s->dlogits, s->lnf, p->head_w, B, Dout, c->classes);
+    memset(s->dpooled, 0, (size_t)B * Dout * sizeof(float));
     lg_layernorm_backward(s->dpooled, g->norm_w, g->norm_b, s->dlnf, s->pooled, s->lnf_mean, s->lnf_rstd, p->norm_w, B,
-                          D);
-    memset(s->dres, 0, (size_t)B * T * D * sizeof(float));
+                          Dout);
+    memset(s->dres, 0, (size_t)B * T * Dout * sizeof(float));
     for (int b = 0; b < B; b++) {
-        const float *dp = s->dpooled + (size_t)b * D;
+        const float *dp = s->dpooled + (size_t)b * Dout;
         for (int t = 0; t < (cls ? 1 : T); t++) {
-            float *row = s->dres + ((size_t)b * T + t) * D;
-            for (int d = 0; d < D; d++) row[d] = cls ? dp[d] : dp[d] / (float)T;
+            float *row = s->dres + ((size_t)b * T + t) * Dout;
+            for (int d = 0; d < Dout; d++) row[d] = cls ? dp[d] : dp[d] / (float)T;
         }
     }
-    for (int l = L - 1; l >= 0; l--) block_backward(s, &s->blk[l], s->x[l], &p->blocks[l], &g->blocks[l], c, B);
+    for (int l = L - 1; l >= 0; l--) {
+        int stitched_in = c->stitch_at && l + 1 == c->stitch_at; /* block l feeds the stitch */
+        if (stitched_in) {
+            /* dres: ∂L/∂(stitch output) (N,dim2) → ∂L/∂xs (N,dim) */
+            lg_linear_backward(s->dtmp, g->stitch_w, g->stitch_b, s->dres, s->xs, p->stitch_w, B * T, c->dim, c->dim2);
+            memcpy(s->dres, s->dtmp, (size_t)B * T * c->dim * sizeof(float));
+        }
+        block_backward(s, &s->blk[l], s->x[l], &p->blocks[l], &g->blocks[l], c, l, B);
+    }
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *dr = s->dres + ((size_t)b * T + t) * D;
@@ -322,7 +353,7 @@ lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B)
         int first, n;
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
-        shard_forward(s, x->m, images + (size_t)first * img, n, 0);
+        shard_forward(s, x->m, images + (size_t)first * img, n, x->training);
         memcpy(logits + (size_t)first * c->classes, s->logits, (size_t)n * c->classes * sizeof *logits);
     }
     return LG_OK;

@@ -93,7 +93,8 @@ int main(int argc, char **argv)
     load(&d_test, 0, dst, P->test_per_class, 2);
 
     /* ancestry: fmnist-small widths, deeper */
-    lg_config ac = {28, 1, 4, 96, P->anc_depth, 3, 192, 5, LG_POOL_AVG};
+    lg_config ac = {.img = 28, .in_chans = 1, .patch = 4, .dim = 96, .depth = P->anc_depth, .heads = 3, .mlp = 192,
+                    .classes = 5, .pool = LG_POOL_AVG};
     lg_model *anc;
     if (lg_model_new(&anc, &ac, err, sizeof err) != LG_OK) die("ancestry", err);
     lg_model_init(anc, 1);

@@ -84,6 +84,34 @@ START_TEST(gradients_avg_pool)
 }
 END_TEST
 
+START_TEST(gradients_stitched)
+{
+    /* Learngene Pool: 1 narrow block (dim 8), stitch 8→12, 1 wide block (dim 12, 3 heads) */
+    lg_config c = tiny_token;
+    c.stitch_at = 1, c.dim2 = 12, c.heads2 = 3, c.mlp2 = 20;
+    check_model_gradients(&c);
+    c.pool = LG_POOL_AVG;
+    check_model_gradients(&c);
+    char err[256];
+    lg_model *m;
+    ck_assert(lg_model_new(&m, &c, err, sizeof err) == LG_OK);
+    ck_assert_msg(lg_model_nparams(m) == lg_config_params(&c), "stitched params %zu = %zu", lg_model_nparams(m),
+                  lg_config_params(&c));
+    const lg_tensor_info *sw = lg_model_find(m, "stitch.weight"), *hw = lg_model_find(m, "head.weight");
+    ck_assert_msg(sw && sw->shape[0] == 12 && sw->shape[1] == 8, "stitch.weight is (dim2, dim)");
+    ck_assert_msg(hw->shape[1] == 12 && lg_model_find(m, "blocks.1.attn.qkv.weight")->shape[0] == 36,
+                  "wide blocks and head use dim2");
+    char json[512];
+    lg_config_to_json(&c, json, sizeof json);
+    lg_config back;
+    ck_assert_msg(lg_config_from_json(&back, json, strlen(json), err, sizeof err) == LG_OK, "%s", err);
+    ck_assert_msg(!memcmp(&back, &c, sizeof c), "stitched config JSON round trips: %s", json);
+    lg_model_free(m);
+    c.stitch_at = 2; /* = depth */
+    ck_assert_msg(lg_model_new(&m, &c, err, sizeof err) == LG_ERR_RANGE && strstr(err, "stitch_at"), "%s", err);
+}
+END_TEST
+
 START_TEST(sharded_equals_single)
 {
     model_ctx a, b;
@@ -214,6 +242,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, gradients_token_pool);
     tcase_add_test(t, gradients_avg_pool);
+    tcase_add_test(t, gradients_stitched);
     tcase_add_test(t, sharded_equals_single);
     tcase_add_test(t, init_matches_timm);
     tcase_add_test(t, adamw_matches_hand_computation);
