@@ -174,6 +174,9 @@ size_t lg_ctx_bytes(const lg_ctx *x);
 
 /* images (B, C, H, W) float32 → logits (B, K). */
 lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B);
+/* The tokens entering block `block` (0 … depth; depth = leaving the last),
+ * (B, T, width) — features, and stitch calibration. */
+lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B, int block);
 
 /* Training step pieces. lg_forward_backward runs forward, the loss and
  * backward, accumulating into the model's grads (call lg_model_zero_grad
@@ -379,6 +382,61 @@ lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const
                        char *err, size_t errlen);
 lg_status lg_gene_from_st(lg_gene *g, const lg_st *st, char *err, size_t errlen);
 lg_status lg_gene_load(lg_gene *g, const char *path, char *err, size_t errlen);
+
+/* ------------------------------------------------------- learngene pool */
+
+/* A Learngene Pool (Shi et al., AAAI 2024): a few learngene instances - ViTs
+ * of one depth and input shape but different widths, each distilled from the
+ * same ancestry - and stitch layers joining the first k blocks of a narrower
+ * instance to blocks k… of a wider one (SN-Net style). Every (instance) and
+ * every (narrow, k, wide) is a configuration with its own FLOPs and params. */
+#define LG_GENEPOOL_MAX 8
+#define LG_GENEPOOL_NAME 32
+
+typedef struct {
+    int from, to, at; /* instance indexes; at = 0: instance `from` alone */
+} lg_genepool_cfg;
+
+typedef struct {
+    int from, to, at;
+    float *w, *b; /* (dim_to, dim_from), (dim_to) */
+} lg_stitch;
+
+typedef struct {
+    int n;
+    char names[LG_GENEPOOL_MAX][LG_GENEPOOL_NAME];
+    lg_model *inst[LG_GENEPOOL_MAX]; /* ordered by width, narrowest first */
+    int nstitch;
+    lg_stitch *stitches; /* every (a < b, 1 ≤ k < depth) */
+} lg_genepool;
+
+/* Takes ownership of the n instances (freed on failure too); they must share
+ * img, in_chans, patch, depth, classes and pool and differ in width. All
+ * stitches start at zero; lg_genepool_init_stitches fits them. */
+lg_status lg_genepool_new(lg_genepool *p, lg_model **inst, const char *const *names, int n, char *err, size_t errlen);
+void lg_genepool_free(lg_genepool *p);
+/* All configurations: instances alone, then every stitch. Returns the count
+ * (out may be NULL to count). */
+int lg_genepool_configs(const lg_genepool *p, lg_genepool_cfg *out, int max);
+lg_status lg_genepool_config(lg_config *out, const lg_genepool *p, const lg_genepool_cfg *c, char *err, size_t errlen);
+/* The configuration as one (possibly stitched) model with its weights. */
+lg_status lg_genepool_build(lg_model **out, const lg_genepool *p, const lg_genepool_cfg *c, char *err, size_t errlen);
+/* Fits every stitch by least squares on calibration images (N, C, H, W):
+ * W = argmin ‖[X 1]·W − Y‖ with X the tokens leaving block k-1 of the
+ * narrow instance and Y the tokens entering block k of the wide one
+ * (LAPACK sgels). */
+lg_status lg_genepool_init_stitches(lg_genepool *p, const float *images, int n, int threads, char *err, size_t errlen);
+/* One least-squares fit: X (rows, din), Y (rows, dout) → w (dout, din), b (dout). */
+lg_status lg_stitch_lstsq(float *w, float *b, const float *X, const float *Y, size_t rows, int din, int dout, char *err,
+                          size_t errlen);
+/* Parameters stored by the pool (instances and stitches). */
+size_t lg_genepool_params(const lg_genepool *p);
+/* Files: instances.{name}.<tensor>, stitches.{from}.{k}.{to}.{k}.weight/bias,
+ * __metadata__ "genepool" = names in width order, "config.{name}" = JSON. */
+lg_status lg_genepool_save(const lg_genepool *p, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta,
+                           char *err, size_t errlen);
+lg_status lg_genepool_from_st(lg_genepool *p, const lg_st *st, char *err, size_t errlen);
+lg_status lg_genepool_load(lg_genepool *p, const char *path, char *err, size_t errlen);
 
 /* --------------------------------------------------------- budget solver */
 

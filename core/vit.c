@@ -244,7 +244,7 @@ static void block_backward(shard *s, const block_acts *a, const float *xin, cons
 }
 
 /* full: the arena keeps every block's activations (a training context). */
-static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int full)
+static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int full, int upto)
 {
     const lg_config *c = &m->cfg;
     const lg_param_view *p = &m->pv;
@@ -260,12 +260,13 @@ static void shard_forward(shard *s, const lg_model *m, const float *images, int 
             const float *pos = p->pos_embed + (size_t)t * D;
             for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
         }
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < upto; l++) {
         float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
         int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
         block_forward(&s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], c, l, B);
         if (stitch_next) lg_linear_forward(xout, s->xs, p->stitch_w, p->stitch_b, B * T, c->dim, c->dim2);
     }
+    if (upto < L) return;
     D = lg_config_out_dim(c);
     const float *xl = full ? s->x[L] : s->x[L % 2];
     for (int b = 0; b < B; b++) {
@@ -353,8 +354,30 @@ lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B)
         int first, n;
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
-        shard_forward(s, x->m, images + (size_t)first * img, n, x->training);
+        shard_forward(s, x->m, images + (size_t)first * img, n, x->training, c->depth);
         memcpy(logits + (size_t)first * c->classes, s->logits, (size_t)n * c->classes * sizeof *logits);
+    }
+    return LG_OK;
+}
+
+lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B, int block)
+{
+    const lg_config *c = &x->m->cfg;
+    if (B < 1 || B > x->max_batch || block < 0 || block > c->depth) return LG_ERR_RANGE;
+    size_t img = (size_t)c->in_chans * c->img * c->img, T = (size_t)lg_config_tokens(c);
+    int d, h, mm;
+    lg_config_block(c, block < c->depth ? block : c->depth - 1, &d, &h, &mm);
+    if (block == c->depth) d = lg_config_out_dim(c);
+    int S = active_shards(x, B);
+    lg_blas_threads(S > 1 ? 1 : x->threads);
+#pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
+    for (int i = 0; i < S; i++) {
+        int first, n;
+        shard_range(x, i, B, &first, &n);
+        shard *s = &x->sh[i];
+        shard_forward(s, x->m, images + (size_t)first * img, n, x->training, block);
+        const float *src = x->training ? s->x[block] : s->x[block % 2];
+        memcpy(tokens + (size_t)first * T * d, src, (size_t)n * T * d * sizeof *tokens);
     }
     return LG_OK;
 }
@@ -379,7 +402,7 @@ lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
         if (i > 0) memset(s->grads, 0, x->m->n * sizeof(float));
-        shard_forward(s, x->m, images + (size_t)first * img, n, 1);
+        shard_forward(s, x->m, images + (size_t)first * img, n, 1, c->depth);
         memset(s->dlogits, 0, (size_t)n * K * sizeof(float));
         s->loss = 0.0;
         if (alpha < 1.0f)
