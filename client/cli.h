@@ -20,6 +20,10 @@ int cmd_tleg_train(int argc, char **argv);
 int cmd_inherit(int argc, char **argv);
 int cmd_expand(int argc, char **argv);
 int cmd_solve(int argc, char **argv);
+int cmd_pool_train(int argc, char **argv);
+int cmd_stitch(int argc, char **argv);
+/* "eval.{from}[.{k}.{to}]": where a pool file keeps a configuration's accuracy. */
+void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genepool_cfg *c);
 
 /* Parse a whole-string number within [lo, hi]; on error print a message
  * naming the option and return -1. */

@@ -43,7 +43,28 @@ int cmd_info(int argc, char **argv)
     }
     int rc = CLI_OK;
     lg_gene g;
-    if (lg_st_meta(st, "learngene")) {
+    lg_genepool pool;
+    if (lg_st_meta(st, "genepool")) {
+        if (lg_genepool_from_st(&pool, st, err, sizeof err) == LG_OK) {
+            printf("pool        %d instances, %d stitches, %zu stored params\n", pool.n, pool.nstitch,
+                   lg_genepool_params(&pool));
+            lg_genepool_cfg cfgs[256];
+            int n = lg_genepool_configs(&pool, cfgs, 256);
+            for (int i = 0; i < n && i < 256; i++) {
+                char key[96];
+                lg_config pc;
+                cli_pool_eval_key(key, sizeof key, &pool, &cfgs[i]);
+                lg_genepool_config(&pc, &pool, &cfgs[i], NULL, 0);
+                const char *acc = lg_st_meta(st, key);
+                printf("config      %-22s %12.0f FLOPs %10zu params  accuracy %s\n", key + 5, lg_config_flops(&pc),
+                       lg_config_params(&pc), acc ? acc : "-");
+            }
+            lg_genepool_free(&pool);
+        } else {
+            printf("pool        not loadable: %s\n", err);
+            rc = CLI_FAIL;
+        }
+    } else if (lg_st_meta(st, "learngene")) {
         if (lg_gene_from_st(&g, st, err, sizeof err) == LG_OK) {
             int lo, hi;
             lg_gene_depths(&g, &lo, &hi);

@@ -7,9 +7,11 @@
 #include "cli.h"
 
 static const char solve_help[] =
-    "usage: learngene solve [--flops N] [--params N] [BOUNDS] [--eval GENE:DEPTH:ACC]... GENE...\n"
-    "Picks the best descendant under the budget: the highest measured accuracy (--eval)\n"
-    "among those that fit, else the largest that fits. N takes a K, M or G suffix (1.2G).\n"
+    "usage: learngene solve [--flops N] [--params N] [BOUNDS] [--eval GENE:DEPTH:ACC]... GENE|POOL...\n"
+    "Picks the best model under the budget across learngenes (any depth they grow) and\n"
+    "pools (every configuration): the highest measured accuracy among those that fit (a\n"
+    "pool's own evaluations, and --eval for learngenes), else the largest that fits.\n"
+    "N takes a K, M or G suffix (1.2G).\n"
     "  --min-depth N --max-depth N --min-dim N --max-dim N   shape bounds\n"
     "  --classes K        classes of the descendant (default: the learngene's)\n";
 
@@ -60,60 +62,100 @@ int cmd_solve(int argc, char **argv)
         }
         if (bad) return CLI_USAGE;
     }
-    int ngene = argc - optind;
-    if (ngene < 1 || (b.max_flops <= 0 && b.max_params <= 0)) {
-        fprintf(stderr, "learngene solve: give --flops and/or --params and at least one learngene\n");
+    int nfile = argc - optind;
+    if (nfile < 1 || (b.max_flops <= 0 && b.max_params <= 0)) {
+        fprintf(stderr, "learngene solve: give --flops and/or --params and at least one learngene or pool\n");
         return CLI_USAGE;
     }
-    lg_gene *genes = calloc((size_t)ngene, sizeof *genes);
-    lg_solver_source *src = calloc((size_t)ngene, sizeof *src);
-    lg_solver_eval ev[MAX_EVAL];
+    enum { MAX_SRC = 1024 };
+    lg_solver_source *src = calloc(MAX_SRC, sizeof *src);
+    char(*ids)[320] = calloc(MAX_SRC, sizeof *ids);
+    const char **kind = calloc(MAX_SRC, sizeof *kind);
+    lg_solver_eval *ev = calloc(MAX_SRC + MAX_EVAL, sizeof *ev);
     char err[512];
-    int rc = CLI_FAIL, loaded = 0;
-    if (!genes || !src) goto out;
-    for (int i = 0; i < ngene; i++, loaded++) {
-        if (lg_gene_load(&genes[i], argv[optind + i], err, sizeof err) != LG_OK) {
-            fprintf(stderr, "learngene solve: %s: %s\n", argv[optind + i], err);
+    int rc = CLI_FAIL, nsrc = 0, nev = 0;
+    if (!src || !ids || !kind || !ev) goto out;
+    for (int f = 0; f < nfile; f++) {
+        const char *path = argv[optind + f];
+        lg_st *st = NULL;
+        lg_gene g;
+        lg_genepool p;
+        if (lg_st_read_file(&st, path, err, sizeof err) != LG_OK) {
+            fprintf(stderr, "learngene solve: %s\n", err);
             goto out;
         }
-        src[i].id = argv[optind + i];
-        src[i].base = *lg_model_config(genes[i].m);
-        if (classes) src[i].base.classes = (int)classes;
-        lg_gene_depths(&genes[i], &src[i].min_depth, &src[i].max_depth);
+        if (lg_st_meta(st, "genepool")) {
+            /* every configuration of a pool is a source of one depth */
+            if (lg_genepool_from_st(&p, st, err, sizeof err) != LG_OK) {
+                fprintf(stderr, "learngene solve: %s: %s\n", path, err);
+                lg_st_free(st);
+                goto out;
+            }
+            lg_genepool_cfg cfgs[256];
+            int n = lg_genepool_configs(&p, cfgs, 256);
+            for (int i = 0; i < n && i < 256 && nsrc < MAX_SRC; i++, nsrc++) {
+                char key[96];
+                cli_pool_eval_key(key, sizeof key, &p, &cfgs[i]);
+                snprintf(ids[nsrc], sizeof ids[nsrc], "%s#%s", path, key + 5);
+                src[nsrc].id = ids[nsrc];
+                kind[nsrc] = "pool";
+                lg_genepool_config(&src[nsrc].base, &p, &cfgs[i], NULL, 0);
+                src[nsrc].min_depth = src[nsrc].max_depth = src[nsrc].base.depth;
+                const char *acc = lg_st_meta(st, key);
+                if (acc) ev[nev++] = (lg_solver_eval){nsrc, src[nsrc].base.depth, strtod(acc, NULL)};
+            }
+            lg_genepool_free(&p);
+        } else if (nsrc < MAX_SRC) {
+            if (lg_gene_from_st(&g, st, err, sizeof err) != LG_OK) {
+                fprintf(stderr, "learngene solve: %s: %s\n", path, err);
+                lg_st_free(st);
+                goto out;
+            }
+            snprintf(ids[nsrc], sizeof ids[nsrc], "%s", path);
+            src[nsrc].id = ids[nsrc];
+            kind[nsrc] = lg_gene_kind_name(g.kind);
+            src[nsrc].base = *lg_model_config(g.m);
+            lg_gene_depths(&g, &src[nsrc].min_depth, &src[nsrc].max_depth);
+            nsrc++;
+            lg_gene_free(&g);
+        }
+        lg_st_free(st);
     }
+    for (int i = 0; classes && i < nsrc; i++) src[i].base.classes = (int)classes;
     for (int e = 0; e < neval; e++) {
-        /* GENE:DEPTH:ACC, GENE being one of the paths given */
+        /* GENE:DEPTH:ACC, GENE being one of the learngene files given */
         const char *s = eval_arg[e], *c2 = strrchr(s, ':');
         const char *c1 = c2 ? c2 - 1 : NULL;
         while (c1 && c1 > s && *c1 != ':') c1--;
         int src_i = -1;
-        for (int i = 0; c1 && *c1 == ':' && i < ngene; i++)
+        for (int i = 0; c1 && *c1 == ':' && i < nsrc; i++)
             if ((size_t)(c1 - s) == strlen(src[i].id) && !strncmp(s, src[i].id, (size_t)(c1 - s))) src_i = i;
-        char *end1, *end2;
-        long d = c1 && *c1 == ':' ? strtol(c1 + 1, &end1, 10) : 0;
-        double acc = c2 ? strtod(c2 + 1, &end2) : -1;
+        char *end1 = NULL, *end2 = NULL;
+        long d = src_i >= 0 ? strtol(c1 + 1, &end1, 10) : 0;
+        double acc = src_i >= 0 ? strtod(c2 + 1, &end2) : -1;
         if (src_i < 0 || d < 1 || *end1 != ':' || *end2 || acc < 0 || acc > 1) {
             fprintf(stderr, "learngene solve: --eval '%s' is not GENE:DEPTH:ACCURACY with GENE one of the files given\n",
                     s);
             rc = CLI_USAGE;
             goto out;
         }
-        ev[e] = (lg_solver_eval){src_i, (int)d, acc};
+        ev[nev++] = (lg_solver_eval){src_i, (int)d, acc};
     }
     lg_solution sol;
-    if (lg_solve(&sol, src, ngene, ev, neval, &b, err, sizeof err) != LG_OK) {
+    if (lg_solve(&sol, src, nsrc, ev, nev, &b, err, sizeof err) != LG_OK) {
         fprintf(stderr, "learngene solve: %s\n", err);
         goto out;
     }
-    printf("learngene   %s (%s)\ndepth       %d\nflops       %.0f (%.4f GFLOPs)\nparams      %zu\n", src[sol.source].id,
-           lg_gene_kind_name(genes[sol.source].kind), sol.depth, sol.flops, sol.flops / 1e9, sol.params);
+    printf("source      %s (%s)\ndepth       %d\nflops       %.0f (%.4f GFLOPs)\nparams      %zu\n", src[sol.source].id,
+           kind[sol.source], sol.depth, sol.flops, sol.flops / 1e9, sol.params);
     if (isnan(sol.accuracy)) printf("accuracy    not measured\n");
     else printf("accuracy    %.4f\n", sol.accuracy);
     printf("why         %s\n", sol.reason);
     rc = CLI_OK;
 out:
-    for (int i = 0; i < loaded; i++) lg_gene_free(&genes[i]);
-    free(genes);
     free(src);
+    free(ids);
+    free(kind);
+    free(ev);
     return rc;
 }

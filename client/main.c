@@ -15,6 +15,8 @@ static const struct {
     {"ancestry", cmd_train, "train the ancestry model (classes 0-4 unless --labels) learngenes come from"},
     {"tleg-train", cmd_tleg_train, "distil a TLEG learngene (θ_A, θ_B) from an ancestry model"},
     {"inherit", cmd_inherit, "take the last K blocks of an ancestry model as a learngene"},
+    {"pool-train", cmd_pool_train, "distil a Learngene Pool (instances + least-squares stitches)"},
+    {"stitch", cmd_stitch, "build one configuration of a pool as a model"},
     {"expand", cmd_expand, "grow a descendant of a given depth from a learngene"},
     {"solve", cmd_solve, "the best descendant under a FLOPs / params budget"},
     {"logits", cmd_logits, "raw logits of a model for raw float32 images (cross-checks)"},

@@ -47,6 +47,22 @@ expect 0 "solve with evaluations" "$lg" solve --flops 1M --eval "$tmp/tleg.st:2:
 grep -q "^depth       2" "$tmp/out" && ok "solver picks the evaluated best" || bad "solve: $(cat "$tmp/out")"
 expect 1 "solve below the smallest model" "$lg" solve --flops 1000 "$tmp/tleg.st"
 grep -q "smallest reachable" "$tmp/err" && ok "message names the smallest budget" || bad "solve: $(cat "$tmp/err")"
+expect 0 "pool-train widths 16,32" "$lg" pool-train --ancestry "$tmp/anc.st" --widths 16,32 --heads 2 \
+    -o "$tmp/pool.st" --steps 10 --per-class 30 --batch 16 --calib 20
+grep -q "^d16.1.d32 " "$tmp/out" && ok "pool-train evaluates stitched configurations" || bad "pool-train: $(cat "$tmp/out")"
+expect 0 "info on a pool" "$lg" info "$tmp/pool.st"
+grep -q "pool        2 instances, 2 stitches" "$tmp/out" && ok "info describes the pool" || bad "info: $(cat "$tmp/out")"
+pool_acc=$(sed -n 's/^config      d16.2.d32 .*accuracy //p' "$tmp/out")
+expect 0 "stitch d16 -> d32 at block 2" "$lg" stitch "$tmp/pool.st" --from d16 --to d32 --at 2 -o "$tmp/st.st"
+expect 0 "eval the stitched model" "$lg" eval --labels 0,1,2,3,4 "$tmp/st.st"
+grep -q "accuracy $pool_acc " "$tmp/out" && ok "stitched model scores what the pool recorded ($pool_acc)" ||
+    bad "stitched eval $(cat "$tmp/out") vs pool $pool_acc"
+expect 0 "solve across a learngene and a pool" "$lg" solve --flops 1M "$tmp/tleg.st" "$tmp/pool.st"
+grep -q "pool.st#" "$tmp/out" && ok "solver picks an evaluated pool configuration" || bad "solve: $(cat "$tmp/out")"
+expect 2 "stitch an unknown instance" "$lg" stitch "$tmp/pool.st" --from d99 -o "$tmp/x"
+expect 2 "stitch at a block the pool lacks" "$lg" stitch "$tmp/pool.st" --from d16 --to d32 --at 7 -o "$tmp/x"
+expect 2 "pool-train with heads not dividing a width" "$lg" pool-train --ancestry "$tmp/anc.st" --widths 16,30 \
+    --heads 4 -o "$tmp/x" --steps 1
 expect 2 "expand to depth 0" "$lg" expand "$tmp/tleg.st" --depth 0 -o "$tmp/x"
 expect 2 "expand inherit below k" "$lg" expand "$tmp/inh.st" --depth 1 -o "$tmp/x"
 expect 1 "expand a plain model" "$lg" expand "$tmp/d6.st" --depth 3 -o "$tmp/x"
