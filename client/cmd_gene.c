@@ -185,17 +185,19 @@ out:
 int cmd_expand(int argc, char **argv)
 {
     static const char help[] =
-        "usage: learngene expand GENE --depth L [--classes K] [--seed N] [--dtype D] -o MODEL\n"
+        "usage: learngene expand GENE --depth L [--classes K] [--new-task] [--seed N] [--dtype D] -o MODEL\n"
         "Grows a descendant of depth L from a learngene (TLEG: θ_A + (i/L)·θ_B; inherit: fresh\n"
-        "lower blocks under the inherited ones). A new --classes count gets a fresh head.\n";
+        "lower blocks under the inherited ones). A new --classes count, or --new-task (other\n"
+        "classes, as many), gets a fresh head; otherwise the learngene's head is copied.\n";
     static const struct option opts[] = {{"depth", required_argument, 0, 'L'}, {"classes", required_argument, 0, 'K'},
                                          {"seed", required_argument, 0, 's'},  {"dtype", required_argument, 0, 'd'},
-                                         {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
+                                         {"out", required_argument, 0, 'o'},   {"new-task", no_argument, 0, 'n'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL;
     long depth = 0, classes = 0, seed = 1;
     lg_dtype dtype = LG_F32;
-    int c, bad = 0;
+    int c, bad = 0, new_task = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -206,6 +208,7 @@ int cmd_expand(int argc, char **argv)
             if ((bad = lg_dtype_parse(optarg, &dtype) != 0)) fprintf(stderr, "learngene: bad --dtype '%s'\n", optarg);
             break;
         case 'o': out = optarg; break;
+        case 'n': new_task = 1; break;
         default: fputs(help, c == 'h' ? stdout : stderr); return c == 'h' ? CLI_OK : CLI_USAGE;
         }
         if (bad) return CLI_USAGE;
@@ -232,6 +235,7 @@ int cmd_expand(int argc, char **argv)
         rc = st == LG_ERR_RANGE ? CLI_USAGE : CLI_FAIL;
         goto out;
     }
+    if (new_task) lg_model_init_head(m, (uint64_t)seed);
     char depth_s[16];
     snprintf(depth_s, sizeof depth_s, "%ld", depth);
     lg_st_kv meta[] = {{"method", lg_gene_kind_name(g.kind)}, {"learngene_id", argv[optind]}, {"depth", depth_s}};

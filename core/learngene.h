@@ -359,7 +359,8 @@ lg_status lg_gene_config(lg_config *out, const lg_gene *g, int depth, int classe
  * network are untested, so they are not offered), inherit k…2·L_ancestry. */
 void lg_gene_depths(const lg_gene *g, int *min_depth, int *max_depth);
 /* Grows a descendant: depth ≥ the minimum, classes ≥ 1 (the head is copied
- * when classes equal the learngene's, else freshly initialized from seed). */
+ * when classes equal the learngene's, else freshly initialized from seed;
+ * for a new task with as many classes, call lg_model_init_head after). */
 lg_status lg_gene_expand(lg_model **out, const lg_gene *g, int depth, int classes, uint64_t seed, char *err,
                          size_t errlen);
 /* TLEG only: writes θ_A + (i/L)·θ_B into an existing model of any depth L

@@ -16,15 +16,15 @@
 #include "learngene.h"
 
 typedef struct {
-    int anc_depth, aux_depth, inherit_k;
-    long anc_steps, tleg_steps, desc_steps, every;
+    int anc_depth, aux_depth, inherit_k, pool_depth;
+    long anc_steps, tleg_steps, pool_steps, desc_steps, every;
     int per_class[3], nper;
     int depths[8], ndepth;
     int test_per_class;
 } plan;
 
-static const plan full = {8, 8, 2, 2400, 2400, 500, 50, {10, 100, 0}, 3, {2, 3, 4, 6, 8, 12}, 6, 200};
-static const plan quick = {4, 4, 2, 300, 300, 100, 25, {10, 100, 0}, 3, {2, 4}, 2, 100};
+static const plan full = {8, 8, 2, 6, 2400, 2400, 1200, 500, 50, {10, 100, 0}, 3, {2, 3, 4, 6, 8, 12}, 6, 200};
+static const plan quick = {4, 4, 2, 4, 300, 300, 150, 100, 25, {10, 100, 0}, 3, {2, 4}, 2, 100};
 
 static double now_s(void)
 {
@@ -127,6 +127,27 @@ int main(int argc, char **argv)
     fprintf(stderr, "TLEG auxiliary net depth %d: test accuracy on classes 0-4 %.4f (%.0f s)\n", gc.depth, aux_acc,
             now_s() - t0);
 
+    /* Learngene Pool: instances of widths 48 and 96 at pool_depth, each
+     * distilled from the ancestry (0.5 CE + 0.5 KD), stitches by least squares */
+    lg_model *inst[2];
+    const char *names[2] = {"d48", "d96"};
+    for (int i = 0; i < 2; i++) {
+        lg_config ic = ac;
+        ic.depth = P->pool_depth, ic.dim = 48 * (i + 1), ic.mlp = 2 * ic.dim;
+        if (lg_model_new(&inst[i], &ic, err, sizeof err) != LG_OK) die("pool", err);
+        lg_model_init(inst[i], 20 + (uint64_t)i);
+        base_opts(&o, P->pool_steps);
+        o.hflip = 1, o.teacher = anc, o.alpha = 0.5f, o.tau = 1.0f;
+        if (lg_train(inst[i], &a_train, &o, err, sizeof err) != LG_OK) die("pool", err);
+    }
+    lg_genepool pool;
+    if (lg_genepool_new(&pool, inst, names, 2, err, sizeof err) != LG_OK) die("pool", err);
+    if (lg_genepool_init_stitches(&pool, a_train.images, 100, 2, err, sizeof err) != LG_OK) die("stitch", err);
+    lg_genepool_cfg pool_cfgs[3] = {{0, 0, 0}, {1, 1, 0}, {0, 1, P->pool_depth / 2}};
+    snprintf(path, sizeof path, "%s/pool.safetensors", dir);
+    lg_genepool_save(&pool, path, LG_F32, NULL, 0, err, sizeof err);
+    fprintf(stderr, "pool of widths 48, 96 at depth %d ready (%.0f s)\n", P->pool_depth, now_s() - t0);
+
     /* stored parameters */
     snprintf(path, sizeof path, "%s/summary.txt", dir);
     FILE *sum = fopen(path, "w");
@@ -138,8 +159,17 @@ int main(int argc, char **argv)
     }
     fprintf(sum, "ancestry_depth %d\nancestry_acc %.4f\naux_depth %d\naux_acc %.4f\n", ac.depth, anc_acc, gc.depth,
             aux_acc);
-    fprintf(sum, "params_tleg %zu\nparams_inherit %zu\nparams_every_size %zu\n", lg_gene_params(&tleg),
-            lg_gene_params(&inh), every_size);
+    fprintf(sum, "params_tleg %zu\nparams_inherit %zu\nparams_every_size %zu\nparams_pool %zu\n",
+            lg_gene_params(&tleg), lg_gene_params(&inh), every_size, lg_genepool_params(&pool));
+    for (int i = 0; i < 3; i++) {
+        lg_model *m;
+        lg_genepool_build(&m, &pool, &pool_cfgs[i], err, sizeof err);
+        double acc;
+        lg_evaluate(m, &a_test, 500, 2, &acc, NULL, err, sizeof err);
+        fprintf(sum, "pool_config_%d_acc_src %.4f\npool_config_%d_flops %.0f\n", i, acc, i,
+                lg_config_flops(lg_model_config(m)));
+        lg_model_free(m);
+    }
 
     snprintf(path, sizeof path, "%s/curves.csv", dir);
     FILE *csv = fopen(path, "w");
@@ -155,7 +185,10 @@ int main(int argc, char **argv)
                 if (mi == 1 && depth < P->inherit_k) continue;
                 lg_model *m;
                 lg_status st;
-                if (mi == 0) st = lg_gene_expand(&m, &tleg, depth, 5, 7, err, sizeof err);
+                if (mi == 0) {
+                    st = lg_gene_expand(&m, &tleg, depth, 5, 7, err, sizeof err);
+                    if (st == LG_OK) lg_model_init_head(m, 7); /* classes 5-9: a new task */
+                }
                 else if (mi == 1) st = lg_gene_expand(&m, &inh, depth, 5, 7, err, sizeof err);
                 else {
                     lg_config c = ac;
@@ -174,6 +207,22 @@ int main(int argc, char **argv)
                 lg_model_free(m);
             }
         }
+        char stitched[32];
+        snprintf(stitched, sizeof stitched, "pool-d48.%d.d96", pool_cfgs[2].at);
+        const char *pool_names[3] = {"pool-d48", "pool-d96", stitched};
+        for (int ci = 0; ci < 3; ci++) {
+            lg_model *m;
+            if (lg_genepool_build(&m, &pool, &pool_cfgs[ci], err, sizeof err) != LG_OK) die("pool", err);
+            lg_model_init_head(m, 7); /* classes 5-9: a new task */
+            probe q = {m, &d_test, pool_names[ci], n, P->pool_depth, csv};
+            lg_train_progress p0 = {0};
+            evaluate_probe(&q, &p0);
+            base_opts(&o, P->desc_steps);
+            o.log_every = (int)P->every, o.progress = evaluate_probe, o.user = &q, o.seed = 11;
+            if (lg_train(m, &d_train, &o, err, sizeof err) != LG_OK) die("descendant", err);
+            fprintf(stderr, "n=%d %s done (%.0f s)\n", n, pool_names[ci], now_s() - t0);
+            lg_model_free(m);
+        }
         lg_dataset_free(&d_train);
     }
     fprintf(sum, "seconds %.0f\n", now_s() - t0);
@@ -181,6 +230,7 @@ int main(int argc, char **argv)
     fclose(sum);
     lg_gene_free(&tleg);
     lg_gene_free(&inh);
+    lg_genepool_free(&pool);
     lg_model_free(anc);
     lg_dataset_free(&a_train);
     lg_dataset_free(&a_test);

@@ -15,7 +15,7 @@ for r in rows:
     curves[(r["method"], int(r["per_class"]), int(r["depth"]))].append((int(r["step"]), float(r["test_acc"])))
 ns = sorted({k[1] for k in curves})
 depths = sorted({k[2] for k in curves})
-methods = ["tleg", "inherit", "scratch"]
+methods = ["tleg", "inherit", "scratch"] + sorted({k[0] for k in curves if k[0].startswith("pool")})
 small_step = 100
 
 
@@ -55,6 +55,7 @@ fig, axes = plt.subplots(1, len(ns), figsize=(6 * len(ns), 4.5), sharey=True)
 if len(ns) == 1:
     axes = [axes]
 style = {"tleg": "-", "inherit": "--", "scratch": ":"}
+style.update({m: "-." for m in methods if m.startswith("pool")})
 cmap = plt.get_cmap("viridis")
 for ax, n in zip(axes, ns):
     for i, d in enumerate(depths):
@@ -68,7 +69,7 @@ for ax, n in zip(axes, ns):
     ax.grid(alpha=0.3)
 axes[0].set_ylabel("test accuracy (classes 5-9)")
 axes[-1].legend(fontsize=7, ncol=2, loc="lower right")
-fig.suptitle("Descendants initialized by TLEG (solid), inherited layers (dashed), scratch (dotted)")
+fig.suptitle("Descendants initialized by TLEG (solid), inherited layers (dashed), scratch (dotted), pool (dash-dot)")
 fig.tight_layout()
 fig.savefig(f"{out}/curves.png", dpi=90)
 print(f"wrote {out}/curves.png")

@@ -65,6 +65,7 @@ START_TEST(tleg_descendant_beats_scratch)
     lg_config dc = anc_cfg;
     dc.depth = depth;
     ck_assert(lg_gene_expand(&m_tleg, &tleg, depth, 5, 3, err, sizeof err) == LG_OK);
+    lg_model_init_head(m_tleg, 3); /* classes 5-9 are a new task: fresh head */
     ck_assert(lg_gene_expand(&m_inh, &inh, depth, 5, 3, err, sizeof err) == LG_OK);
     ck_assert(lg_model_new(&m_scratch, &dc, err, sizeof err) == LG_OK);
     lg_model_init(m_scratch, 3);
