@@ -15,22 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "learngene.h"
+#include "internal.h"
 
 /* Largest file lg_dataset_load reads (after decompression). */
 #define LG_DATASET_CAP ((size_t)1 << 30)
 #define LG_PATH_MAX 4096
-
-static lg_status ds_fail(char *err, size_t errlen, lg_status s, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* Floats per image. */
 static size_t ds_row(const lg_dataset *ds) { return (size_t)ds->c * (size_t)ds->h * (size_t)ds->w; }
@@ -62,42 +51,42 @@ lg_status lg_dataset_from_idx(lg_dataset *ds, const lg_idx *images, const lg_idx
     float *img = NULL;
     int *lab = NULL;
 
-    if (!ds) return ds_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_from_idx: ds must not be NULL");
+    if (!ds) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_from_idx: ds must not be NULL");
     memset(ds, 0, sizeof *ds);
     if (!images || !labels)
-        return ds_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_from_idx: images and labels must not be NULL");
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_from_idx: images and labels must not be NULL");
     if (!isfinite(mean) || !isfinite(std) || !(std > 0))
-        return ds_fail(err, errlen, LG_ERR_INVALID, "normalization mean %g and std %g must be finite, with std > 0",
+        return lg_fail(err, errlen, LG_ERR_INVALID, "normalization mean %g and std %g must be finite, with std > 0",
                        (double)mean, (double)std);
     if (!idx_consistent(images) || !idx_consistent(labels))
-        return ds_fail(err, errlen, LG_ERR_INVALID,
+        return lg_fail(err, errlen, LG_ERR_INVALID,
                        "lg_dataset_from_idx: an lg_idx's dims, count and data disagree (not from lg_idx_parse?)");
     if (images->ndim != 3 && images->ndim != 4)
-        return ds_fail(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                        "image IDX has %d dimensions; expected 3 (n x h x w) or 4 (n x c x h x w)", images->ndim);
     if (labels->ndim != 1)
-        return ds_fail(err, errlen, LG_ERR_FORMAT, "label IDX has %d dimensions; expected 1 (n)", labels->ndim);
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "label IDX has %d dimensions; expected 1 (n)", labels->ndim);
 
     int nd = images->ndim;
     uint32_t n = images->dims[0], c = nd == 4 ? images->dims[1] : 1, h = images->dims[nd - 2], w = images->dims[nd - 1];
-    if (n == 0) return ds_fail(err, errlen, LG_ERR_FORMAT, "image IDX holds no images (its count is 0)");
+    if (n == 0) return lg_fail(err, errlen, LG_ERR_FORMAT, "image IDX holds no images (its count is 0)");
     if (c == 0 || h == 0 || w == 0)
-        return ds_fail(err, errlen, LG_ERR_FORMAT, "image IDX has an empty image shape %lu x %lu x %lu (c x h x w)",
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "image IDX has an empty image shape %lu x %lu x %lu (c x h x w)",
                        (unsigned long)c, (unsigned long)h, (unsigned long)w);
     if (labels->dims[0] != n)
-        return ds_fail(err, errlen, LG_ERR_FORMAT, "image/label count mismatch: %lu images but %lu labels",
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "image/label count mismatch: %lu images but %lu labels",
                        (unsigned long)n, (unsigned long)labels->dims[0]);
     if (n > INT_MAX || c > INT_MAX || h > INT_MAX || w > INT_MAX)
-        return ds_fail(err, errlen, LG_ERR_RANGE, "image IDX shape %lu x %lu x %lu x %lu has a dimension above %d",
+        return lg_fail(err, errlen, LG_ERR_RANGE, "image IDX shape %lu x %lu x %lu x %lu has a dimension above %d",
                        (unsigned long)n, (unsigned long)c, (unsigned long)h, (unsigned long)w, INT_MAX);
     size_t total = images->count; /* n·c·h·w, validated above */
     if (total > SIZE_MAX / sizeof(float))
-        return ds_fail(err, errlen, LG_ERR_RANGE, "%zu pixels do not fit in memory as float32", total);
+        return lg_fail(err, errlen, LG_ERR_RANGE, "%zu pixels do not fit in memory as float32", total);
 
     img = malloc(total * sizeof *img);
     lab = malloc((size_t)n * sizeof *lab);
     if (!img || !lab) {
-        s = ds_fail(err, errlen, LG_ERR_NOMEM, "out of memory for %lu images of %lu x %lu x %lu", (unsigned long)n,
+        s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for %lu images of %lu x %lu x %lu", (unsigned long)n,
                     (unsigned long)c, (unsigned long)h, (unsigned long)w);
         goto fail;
     }
@@ -277,7 +266,7 @@ static lg_status ds_read_idx(lg_idx *x, uint8_t **raw, const char *path, char *e
     lg_status s = lg_file_read(raw, &len, path, LG_DATASET_CAP, err, errlen);
     if (s != LG_OK) return s;
     s = lg_idx_parse(x, *raw, len, why, sizeof why);
-    if (s != LG_OK) ds_fail(err, errlen, s, "%s: %s", path, why);
+    if (s != LG_OK) lg_fail(err, errlen, s, "%s: %s", path, why);
     return s;
 }
 
@@ -289,17 +278,17 @@ lg_status lg_dataset_load(lg_dataset *ds, const char *images_path, const char *l
     lg_idx ix, lx;
     char why[256];
 
-    if (!ds) return ds_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_load: ds must not be NULL");
+    if (!ds) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_load: ds must not be NULL");
     memset(ds, 0, sizeof *ds);
     if (!images_path || !labels_path)
-        return ds_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_load: the image and label paths must not be NULL");
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_dataset_load: the image and label paths must not be NULL");
 
     s = ds_read_idx(&ix, &iraw, images_path, err, errlen);
     if (s != LG_OK) goto out;
     s = ds_read_idx(&lx, &lraw, labels_path, err, errlen);
     if (s != LG_OK) goto out;
     s = lg_dataset_from_idx(ds, &ix, &lx, mean, std, why, sizeof why);
-    if (s != LG_OK) ds_fail(err, errlen, s, "%s and %s: %s", images_path, labels_path, why);
+    if (s != LG_OK) lg_fail(err, errlen, s, "%s and %s: %s", images_path, labels_path, why);
 
 out:
     free(iraw);
@@ -313,11 +302,11 @@ static lg_status ds_fmnist_path(char *path, size_t pathlen, const char *dir, con
     struct stat st;
     int k = snprintf(path, pathlen, "%s/%s.gz", dir, name);
     if (k < 0 || (size_t)k >= pathlen)
-        return ds_fail(err, errlen, LG_ERR_RANGE, "Fashion-MNIST directory path is too long: %s", dir);
+        return lg_fail(err, errlen, LG_ERR_RANGE, "Fashion-MNIST directory path is too long: %s", dir);
     if (stat(path, &st) == 0 || errno != ENOENT) return LG_OK; /* exists, or lg_file_read will say why not */
     path[k - 3] = '\0';
     if (stat(path, &st) != 0 && errno == ENOENT)
-        return ds_fail(err, errlen, LG_ERR_IO, "Fashion-MNIST file %s(.gz) not found in %s", name, dir);
+        return lg_fail(err, errlen, LG_ERR_IO, "Fashion-MNIST file %s(.gz) not found in %s", name, dir);
     return LG_OK;
 }
 
@@ -328,7 +317,7 @@ lg_status lg_fmnist_load(lg_dataset *ds, const char *dir, int train, char *err, 
     char iname[64], lname[64];
     lg_status s;
 
-    if (!ds) return ds_fail(err, errlen, LG_ERR_INVALID, "lg_fmnist_load: ds must not be NULL");
+    if (!ds) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_fmnist_load: ds must not be NULL");
     memset(ds, 0, sizeof *ds);
     if (!dir) dir = LG_FMNIST_DIR;
     snprintf(iname, sizeof iname, "%s-images-idx3-ubyte", split);
@@ -343,14 +332,14 @@ lg_status lg_fmnist_load(lg_dataset *ds, const char *dir, int train, char *err, 
 
     /* Fashion-MNIST (like MNIST) is 28×28 grey images with labels 0..9. */
     if (ds->c != 1 || ds->h != 28 || ds->w != 28) {
-        s = ds_fail(err, errlen, LG_ERR_FORMAT, "%s: images are %d x %d x %d, Fashion-MNIST's are 1 x 28 x 28", ipath,
+        s = lg_fail(err, errlen, LG_ERR_FORMAT, "%s: images are %d x %d x %d, Fashion-MNIST's are 1 x 28 x 28", ipath,
                     ds->c, ds->h, ds->w);
         lg_dataset_free(ds);
         return s;
     }
     for (int i = 0; i < ds->n; i++) {
         if (ds->labels[i] > 9) {
-            s = ds_fail(err, errlen, LG_ERR_FORMAT, "%s: label %d of row %d is outside Fashion-MNIST's 0..9", lpath,
+            s = lg_fail(err, errlen, LG_ERR_FORMAT, "%s: label %d of row %d is outside Fashion-MNIST's 0..9", lpath,
                         ds->labels[i], i);
             lg_dataset_free(ds);
             return s;

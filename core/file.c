@@ -14,22 +14,11 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "learngene.h"
+#include "internal.h"
 
 #define LG_FILE_CHUNK ((size_t)64 << 10)
 /* deflate never expands by more than 1032:1 (258-byte matches in ~2 bits). */
 #define LG_INFLATE_MAX_RATIO 1032u
-
-static lg_status file_fail(char *err, size_t errlen, lg_status s, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -66,7 +55,7 @@ static lg_status file_read_raw(uint8_t **out, size_t *outlen, FILE *f, const uin
     /* A regular file's size is known: refuse before allocating anything. */
     size_t hint = file_size_hint(f);
     if (hlen > cap || hint > cap) {
-        s = file_fail(err, errlen, LG_ERR_RANGE, "%s is larger than the cap of %zu bytes", path, cap);
+        s = lg_fail(err, errlen, LG_ERR_RANGE, "%s is larger than the cap of %zu bytes", path, cap);
         goto fail;
     }
     /* One byte more than the file's size, so its end is seen without a
@@ -83,7 +72,7 @@ static lg_status file_read_raw(uint8_t **out, size_t *outlen, FILE *f, const uin
                 /* Full at the cap: one more byte means the file is too big. */
                 uint8_t extra;
                 if (fread(&extra, 1, 1, f) == 1) {
-                    s = file_fail(err, errlen, LG_ERR_RANGE, "%s is larger than the cap of %zu bytes", path, cap);
+                    s = lg_fail(err, errlen, LG_ERR_RANGE, "%s is larger than the cap of %zu bytes", path, cap);
                     goto fail;
                 }
                 if (ferror(f)) goto ioerr;
@@ -103,10 +92,10 @@ static lg_status file_read_raw(uint8_t **out, size_t *outlen, FILE *f, const uin
     return LG_OK;
 
 nomem:
-    s = file_fail(err, errlen, LG_ERR_NOMEM, "out of memory reading %s", path);
+    s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory reading %s", path);
     goto fail;
 ioerr:
-    s = file_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    s = lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
 fail:
     free(buf);
     return s;
@@ -143,7 +132,7 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
     int zr = inflateInit2(&zs, 15 + 16); /* gzip wrapper only */
     if (zr != Z_OK) {
         if (zr == Z_MEM_ERROR) goto nomem;
-        s = file_fail(err, errlen, LG_ERR_IO, "cannot start gzip decompression of %s: %s", path,
+        s = lg_fail(err, errlen, LG_ERR_IO, "cannot start gzip decompression of %s: %s", path,
                       zs.msg ? zs.msg : zError(zr));
         goto fail;
     }
@@ -173,7 +162,7 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
         size_t produced = before_out - zs.avail_out;
         consumed += before_in - zs.avail_in;
         if (at_cap && produced > 0) {
-            s = file_fail(err, errlen, LG_ERR_RANGE, "%s decompresses to more than the cap of %zu bytes", path, cap);
+            s = lg_fail(err, errlen, LG_ERR_RANGE, "%s decompresses to more than the cap of %zu bytes", path, cap);
             goto fail;
         }
         used += at_cap ? 0 : produced;
@@ -196,7 +185,7 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
             } else if (zs.next_in[0] == 0x1f && (zs.avail_in < 2 || zs.next_in[1] == 0x8b)) {
                 if (inflateReset(&zs) != Z_OK) goto corrupt;
             } else {
-                s = file_fail(err, errlen, LG_ERR_FORMAT,
+                s = lg_fail(err, errlen, LG_ERR_FORMAT,
                               "%s: unexpected bytes after the gzip data (at compressed offset %zu)", path, consumed);
                 goto fail;
             }
@@ -226,20 +215,20 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
     return LG_OK;
 
 truncated:
-    s = file_fail(err, errlen, LG_ERR_FORMAT,
+    s = lg_fail(err, errlen, LG_ERR_FORMAT,
                   "%s: truncated gzip data (the file ends after %zu compressed bytes, %zu decompressed, before the "
                   "end of the stream)",
                   path, consumed, used);
     goto fail;
 corrupt:
-    s = file_fail(err, errlen, LG_ERR_FORMAT, "%s: corrupt gzip data at compressed offset %zu: %s", path, consumed,
+    s = lg_fail(err, errlen, LG_ERR_FORMAT, "%s: corrupt gzip data at compressed offset %zu: %s", path, consumed,
                   zs.msg ? zs.msg : "invalid stream");
     goto fail;
 nomem:
-    s = file_fail(err, errlen, LG_ERR_NOMEM, "out of memory decompressing %s", path);
+    s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory decompressing %s", path);
     goto fail;
 ioerr:
-    s = file_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    s = lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
 fail:
     if (zinit) inflateEnd(&zs);
     free(in);
@@ -256,14 +245,14 @@ lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap,
     if (buf) *buf = NULL;
     if (len) *len = 0;
     if (!buf || !len || !path)
-        return file_fail(err, errlen, LG_ERR_INVALID, "lg_file_read: buf, len and path must not be NULL");
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_file_read: buf, len and path must not be NULL");
 
     FILE *f = fopen(path, "rb");
-    if (!f) return file_fail(err, errlen, LG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return lg_fail(err, errlen, LG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 
     hlen = fread(head, 1, sizeof head, f);
     if (hlen < sizeof head && ferror(f)) {
-        s = file_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        s = lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
     } else if (hlen == 2 && head[0] == 0x1f && head[1] == 0x8b) {
         s = file_read_gzip(buf, len, f, head, hlen, path, cap, err, errlen);
     } else {

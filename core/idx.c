@@ -9,20 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "learngene.h"
+#include "internal.h"
 
 #define LG_IDX_U8 0x08
-
-static lg_status idx_fail(char *err, size_t errlen, lg_status s, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 static uint32_t idx_be32(const uint8_t *p)
 {
@@ -45,25 +34,25 @@ lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, s
 {
     char dstr[64];
 
-    if (!out) return idx_fail(err, errlen, LG_ERR_INVALID, "lg_idx_parse: out must not be NULL");
+    if (!out) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_idx_parse: out must not be NULL");
     memset(out, 0, sizeof *out);
-    if (!buf && len > 0) return idx_fail(err, errlen, LG_ERR_INVALID, "lg_idx_parse: buf is NULL but len is %zu", len);
+    if (!buf && len > 0) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_idx_parse: buf is NULL but len is %zu", len);
 
     if (len < 4)
-        return idx_fail(err, errlen, LG_ERR_FORMAT, "IDX data is %zu bytes, shorter than the 4-byte magic number", len);
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "IDX data is %zu bytes, shorter than the 4-byte magic number", len);
     if (buf[0] != 0 || buf[1] != 0)
-        return idx_fail(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                         "not IDX data: it starts with 0x%02X 0x%02X, an IDX magic number starts with 0x00 0x00", buf[0],
                         buf[1]);
     if (buf[2] != LG_IDX_U8)
-        return idx_fail(err, errlen, LG_ERR_FORMAT, "unsupported IDX element type 0x%02X (only 0x08 unsigned byte)",
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "unsupported IDX element type 0x%02X (only 0x08 unsigned byte)",
                         buf[2]);
     int ndim = buf[3];
     if (ndim < 1 || ndim > 4)
-        return idx_fail(err, errlen, LG_ERR_FORMAT, "IDX data has %d dimensions, only 1 to 4 are supported", ndim);
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "IDX data has %d dimensions, only 1 to 4 are supported", ndim);
     size_t header = 4 + 4 * (size_t)ndim;
     if (len < header)
-        return idx_fail(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                         "IDX data is %zu bytes, shorter than its %zu-byte header (magic and %d dimensions)", len,
                         header, ndim);
 
@@ -79,12 +68,12 @@ lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, s
     size_t count = any_zero ? 0 : 1;
     for (int i = 0; i < ndim && !any_zero; i++) {
         if (count > SIZE_MAX / dims[i])
-            return idx_fail(err, errlen, LG_ERR_FORMAT, "IDX dimensions %s overflow the element count", dstr);
+            return lg_fail(err, errlen, LG_ERR_FORMAT, "IDX dimensions %s overflow the element count", dstr);
         count *= dims[i];
     }
     size_t body = len - header;
     if (count != body)
-        return idx_fail(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                         "IDX dimensions %s need %zu data bytes but %zu follow the %zu-byte header (%s)", dstr, count,
                         body, header, count > body ? "too few: truncated or lying dimensions" : "trailing bytes");
 

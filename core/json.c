@@ -8,6 +8,7 @@
  * members carry a hash index, which both rejects duplicate keys in linear time
  * and serves lgj_get. Calls libc only.
  */
+#include "internal.h"
 #include "json.h"
 
 #include <math.h>
@@ -65,21 +66,9 @@ typedef struct {
     int depth;
 } lgj_parser;
 
-__attribute__((format(printf, 4, 5))) static lg_status fail_(char *err, size_t errlen, lg_status s, const char *fmt,
-                                                              ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 static lg_status nomem_(lgj_parser *p)
 {
-    return fail_(p->err, p->errlen, LG_ERR_NOMEM, "JSON: out of memory at byte offset %zu", p->pos);
+    return lg_fail(p->err, p->errlen, LG_ERR_NOMEM, "JSON: out of memory at byte offset %zu", p->pos);
 }
 
 /* Describes the byte s[pos] of s[0..len) for an error message. */
@@ -97,7 +86,7 @@ static const char *byte_desc_(char *buf, size_t n, const char *s, size_t len, si
 static lg_status unexpected_(lgj_parser *p, const char *expected)
 {
     char c[16];
-    return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unexpected %s at byte offset %zu (expected %s)",
+    return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unexpected %s at byte offset %zu (expected %s)",
                  byte_desc_(c, sizeof c, p->s, p->len, p->pos), p->pos, expected);
 }
 
@@ -277,7 +266,7 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
     size_t start = p->pos, end = start + 1;
     while (end < p->len && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
     if (end >= p->len)
-        return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unterminated string starting at byte offset %zu",
+        return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unterminated string starting at byte offset %zu",
                      start);
     char *o = arena_alloc_(p, end - start); /* unescaped ≤ raw length */
     if (!o) return nomem_(p);
@@ -285,12 +274,12 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
     while (i < end) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20)
-            return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+            return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                          "JSON: control character 0x%02x in a string at byte offset %zu (must be escaped)", c, i);
         if (c >= 0x80) {
             size_t k = utf8_seq_((const unsigned char *)s + i, end - i);
             if (!k)
-                return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid UTF-8 byte 0x%02x at byte offset %zu",
+                return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid UTF-8 byte 0x%02x at byte offset %zu",
                              c, i);
             memcpy(o + n, s + i, k);
             n += k;
@@ -315,18 +304,18 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
         case 'u': {
             int cp = end - i >= 6 ? hex4_(s + i + 2) : -1;
             if (cp < 0)
-                return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+                return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                              "JSON: \\u escape without four hex digits at byte offset %zu", i);
             if (cp == 0)
-                return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+                return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                              "JSON: \\u0000 (NUL) is not allowed in strings, at byte offset %zu", i);
             if (cp >= 0xdc00 && cp <= 0xdfff)
-                return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+                return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                              "JSON: unpaired low surrogate \\u%04x at byte offset %zu", (unsigned)cp, i);
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 int lo = end - i >= 12 && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4_(s + i + 8) : -1;
                 if (lo < 0xdc00 || lo > 0xdfff)
-                    return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+                    return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                                  "JSON: high surrogate \\u%04x not followed by a low surrogate at byte offset %zu",
                                  (unsigned)cp, i);
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -338,7 +327,7 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
         }
         default: {
             char d[16];
-            return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid escape '\\' + %s at byte offset %zu",
+            return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid escape '\\' + %s at byte offset %zu",
                          byte_desc_(d, sizeof d, s, p->len, i + 1), i);
         }
         }
@@ -368,7 +357,7 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
     if (p->s[i] == '0') {
         i++;
         if (i < p->len && p->s[i] >= '0' && p->s[i] <= '9')
-            return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: number with a leading zero at byte offset %zu",
+            return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: number with a leading zero at byte offset %zu",
                          start);
     } else {
         i = digits_(p, i);
@@ -393,7 +382,7 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
     }
     size_t n = i - start;
     if (n > LGJ_NUM_MAX)
-        return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+        return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                      "JSON: number of %zu characters at byte offset %zu is longer than the %d supported", n, start,
                      LGJ_NUM_MAX);
     char buf[LGJ_NUM_MAX + 1];
@@ -402,10 +391,10 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
     char *e = NULL;
     double v = strtod(buf, &e);
     if (e != buf + n)
-        return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: cannot convert number '%s' at byte offset %zu", buf,
+        return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: cannot convert number '%s' at byte offset %zu", buf,
                      start);
     if (isinf(v))
-        return fail_(p->err, p->errlen, LG_ERR_FORMAT,
+        return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
                      "JSON: number %s at byte offset %zu is out of the range of a double", buf, start);
     out->type = LGJ_NUM;
     out->u.num = v;
@@ -457,7 +446,7 @@ static lg_status close_container_(lgj_parser *p, lgj_value *out, size_t base)
 static lg_status enter_(lgj_parser *p)
 {
     if (++p->depth > LGJ_MAX_DEPTH)
-        return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: nesting deeper than %d levels at byte offset %zu",
+        return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: nesting deeper than %d levels at byte offset %zu",
                      LGJ_MAX_DEPTH, p->pos);
     p->pos++;
     skip_ws_(p);
@@ -480,7 +469,7 @@ static lg_status parse_array_(lgj_parser *p, lgj_value *out)
             p->pos++;
             skip_ws_(p);
             if (peek_(p) == ']')
-                return fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before ']' at byte offset %zu",
+                return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before ']' at byte offset %zu",
                              p->pos);
         }
     }
@@ -517,7 +506,7 @@ static lg_status parse_object_(lgj_parser *p, lgj_value *out)
             if (dup) {
                 char q[80];
                 lgj_quote(q, sizeof q, key);
-                st = fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: duplicate key %s at byte offset %zu", q, at);
+                st = lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: duplicate key %s at byte offset %zu", q, at);
                 goto fail;
             }
             const char **nk = grow_(p->keys, &p->capkeys, p->nkeys + 1, sizeof *p->keys);
@@ -558,7 +547,7 @@ static lg_status parse_object_(lgj_parser *p, lgj_value *out)
             p->pos++;
             skip_ws_(p);
             if (peek_(p) == '}') {
-                st = fail_(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before '}' at byte offset %zu",
+                st = lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before '}' at byte offset %zu",
                            p->pos);
                 goto fail;
             }
@@ -618,7 +607,7 @@ static lg_status parse_value_(lgj_parser *p, lgj_value *out)
 
 lg_status lgj_parse(lgj_value **out, const char *s, size_t len, char *err, size_t errlen)
 {
-    if (!out || (!s && len)) return fail_(err, errlen, LG_ERR_INVALID, "lgj_parse: NULL argument");
+    if (!out || (!s && len)) return lg_fail(err, errlen, LG_ERR_INVALID, "lgj_parse: NULL argument");
     *out = NULL;
     lgj_parser p = {.s = s, .len = len, .err = err, .errlen = errlen};
     lg_status st;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "learngene.h"
+#include "internal.h"
 
 #define LG_ST_MAX_HEADER 100000000u          /* 100 MB, as the reference implementation */
 #define LG_ST_MAX_NAME 255                   /* bytes in a tensor name */
@@ -40,18 +40,6 @@ struct lg_st {
     int *slot;              /* hash index of names: tensor index, or -1 */
     size_t nslot;           /* power of two */
 };
-
-__attribute__((format(printf, 4, 5))) static lg_status fail_(char *err, size_t errlen, lg_status s, const char *fmt,
-                                                              ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* A name for an error message: at most 64 bytes of it (n >= 8), control
  * characters as '?', cut at a UTF-8 character boundary with "...". */
@@ -150,7 +138,7 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     const lgj_value *dt = NULL, *sh = NULL, *off = NULL;
     printable_(nm, sizeof nm, name);
     if (lgj_typeof(v) != LGJ_OBJ)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is %s, not an object", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is %s, not an object", nm,
                      type_name_(v));
     for (size_t i = 0; i < lgj_len(v); i++) {
         const char *k = lgj_key(v, i);
@@ -161,26 +149,26 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
         else if (strcmp(k, "data_offsets") == 0)
             off = lgj_at(v, i);
         else
-            return fail_(err, errlen, LG_ERR_FORMAT,
+            return lg_fail(err, errlen, LG_ERR_FORMAT,
                          "tensor '%s': unexpected key '%s' (an entry has exactly dtype, shape and data_offsets)", nm,
                          printable_(buf, sizeof buf, k));
     }
     if (!dt || !sh || !off)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': missing \"%s\"", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': missing \"%s\"", nm,
                      !dt ? "dtype" : !sh ? "shape" : "data_offsets");
 
     if (lgj_typeof(dt) != LGJ_STR)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm,
                      type_name_(dt));
     if (lg_dtype_parse(lgj_str(dt), &t->dtype))
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16)", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16)", nm,
                      printable_(buf, sizeof buf, lgj_str(dt)));
 
     if (lgj_typeof(sh) != LGJ_ARR)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm,
                      type_name_(sh));
     if (lgj_len(sh) > LG_ST_MAX_NDIM)
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape has %zu dimensions (at most %d supported)", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape has %zu dimensions (at most %d supported)", nm,
                      lgj_len(sh), LG_ST_MAX_NDIM);
     t->ndim = (int)lgj_len(sh);
     for (int i = 0; i < t->ndim; i++) {
@@ -193,7 +181,7 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
             } else {
                 snprintf(buf, sizeof buf, "%s", type_name_(d));
             }
-            return fail_(err, errlen, LG_ERR_FORMAT,
+            return lg_fail(err, errlen, LG_ERR_FORMAT,
                          "tensor '%s': shape[%d] is %s, not a non-negative integer (at most 2^53)", nm, i, buf);
         }
         t->shape[i] = (int64_t)u;
@@ -201,24 +189,24 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     const char *dname = lg_dtype_name(t->dtype);
     uint64_t need;
     if (shape_bytes_(t->shape, t->ndim, lg_dtype_size(t->dtype), &need))
-        return fail_(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape %s of %s has more bytes than fit in 64 bits", nm,
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape %s of %s has more bytes than fit in 64 bits", nm,
                      shape_str_(buf, sizeof buf, t->shape, t->ndim), dname);
 
     uint64_t o[2];
     if (lgj_typeof(off) != LGJ_ARR || lgj_len(off) != 2 || lgj_uint(lgj_at(off, 0), &o[0]) ||
         lgj_uint(lgj_at(off, 1), &o[1]))
-        return fail_(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                      "tensor '%s': data_offsets must be an array of two non-negative integers [begin, end]", nm);
     if (o[1] < o[0])
-        return fail_(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                      "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin", nm, o[0], o[1]);
     if (o[1] - o[0] != need)
-        return fail_(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                      "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes but shape %s of %s "
                      "needs %" PRIu64,
                      nm, o[0], o[1], o[1] - o[0], shape_str_(buf, sizeof buf, t->shape, t->ndim), dname, need);
     if (o[1] > dlen)
-        return fail_(err, errlen, LG_ERR_FORMAT,
+        return lg_fail(err, errlen, LG_ERR_FORMAT,
                      "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end of the data section (%zu "
                      "bytes)",
                      nm, o[0], o[1], dlen);
@@ -239,20 +227,20 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     char jerr[200], nm[80], nm2[80];
 
     if (len < 8) {
-        st = fail_(err, errlen, LG_ERR_FORMAT,
+        st = lg_fail(err, errlen, LG_ERR_FORMAT,
                    "file is %zu bytes, too short for the 8-byte header length a safetensors file starts with", len);
         goto fail;
     }
     uint64_t hlen = le64_(buf);
     if (hlen > len - 8) {
-        st = fail_(err, errlen, LG_ERR_FORMAT,
+        st = lg_fail(err, errlen, LG_ERR_FORMAT,
                    "header length %" PRIu64 " is larger than the %zu bytes that follow it (truncated or not "
                    "safetensors)",
                    hlen, len - 8);
         goto fail;
     }
     if (hlen > LG_ST_MAX_HEADER) {
-        st = fail_(err, errlen, LG_ERR_RANGE, "header length %" PRIu64 " exceeds the limit of %u bytes", hlen,
+        st = lg_fail(err, errlen, LG_ERR_RANGE, "header length %" PRIu64 " exceeds the limit of %u bytes", hlen,
                    LG_ST_MAX_HEADER);
         goto fail;
     }
@@ -260,11 +248,11 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     size_t dlen = len - 8 - (size_t)hlen;
     st = lgj_parse(&hdr, (const char *)buf + 8, (size_t)hlen, jerr, sizeof jerr);
     if (st != LG_OK) {
-        st = fail_(err, errlen, st == LG_ERR_NOMEM ? st : LG_ERR_FORMAT, "header: %s", jerr);
+        st = lg_fail(err, errlen, st == LG_ERR_NOMEM ? st : LG_ERR_FORMAT, "header: %s", jerr);
         goto fail;
     }
     if (lgj_typeof(hdr) != LGJ_OBJ) {
-        st = fail_(err, errlen, LG_ERR_FORMAT, "header is %s in JSON, not an object", type_name_(hdr));
+        st = lg_fail(err, errlen, LG_ERR_FORMAT, "header is %s in JSON, not an object", type_name_(hdr));
         goto fail;
     }
 
@@ -279,7 +267,7 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         }
         size_t kl = strlen(k);
         if (kl > LG_ST_MAX_NAME) {
-            st = fail_(err, errlen, LG_ERR_FORMAT, "tensor name '%s' is %zu bytes (at most %d)",
+            st = lg_fail(err, errlen, LG_ERR_FORMAT, "tensor name '%s' is %zu bytes (at most %d)",
                        printable_(nm, sizeof nm, k), kl, LG_ST_MAX_NAME);
             goto fail;
         }
@@ -288,21 +276,21 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     }
     size_t nmeta = lgj_len(meta);
     if (meta && lgj_typeof(meta) != LGJ_OBJ) {
-        st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ is %s, not an object of strings",
+        st = lg_fail(err, errlen, LG_ERR_FORMAT, "__metadata__ is %s, not an object of strings",
                    type_name_(meta));
         goto fail;
     }
     for (size_t i = 0; i < nmeta; i++) {
         const lgj_value *v = lgj_at(meta, i);
         if (lgj_typeof(v) != LGJ_STR) {
-            st = fail_(err, errlen, LG_ERR_FORMAT, "__metadata__ value of '%s' is %s, not a string",
+            st = lg_fail(err, errlen, LG_ERR_FORMAT, "__metadata__ value of '%s' is %s, not a string",
                        printable_(nm, sizeof nm, lgj_key(meta, i)), type_name_(v));
             goto fail;
         }
         sbytes += strlen(lgj_key(meta, i)) + 1 + lgj_strlen(v) + 1;
     }
     if (ntens > INT_MAX || nmeta > INT_MAX) {
-        st = fail_(err, errlen, LG_ERR_RANGE, "header lists %zu tensors and %zu metadata entries, too many", ntens,
+        st = lg_fail(err, errlen, LG_ERR_RANGE, "header lists %zu tensors and %zu metadata entries, too many", ntens,
                    nmeta);
         goto fail;
     }
@@ -364,7 +352,7 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         if (r->begin == r->end) continue;
         if (far >= 0 && r->begin < ranges[far].end) {
             const st_range *q = &ranges[far];
-            st = fail_(err, errlen, LG_ERR_FORMAT,
+            st = lg_fail(err, errlen, LG_ERR_FORMAT,
                        "tensors '%s' [%" PRIu64 ", %" PRIu64 "] and '%s' [%" PRIu64 ", %" PRIu64 "] overlap",
                        printable_(nm, sizeof nm, s->tensors[q->idx].name), q->begin, q->end,
                        printable_(nm2, sizeof nm2, s->tensors[r->idx].name), r->begin, r->end);
@@ -378,7 +366,7 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     *out = s;
     return LG_OK;
 nomem:
-    st = fail_(err, errlen, LG_ERR_NOMEM, "out of memory while parsing a safetensors header");
+    st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory while parsing a safetensors header");
 fail:
     free(owned);
     free(ranges);
@@ -389,12 +377,12 @@ fail:
 
 lg_status lg_st_parse(lg_st **out, const uint8_t *buf, size_t len, int copy, char *err, size_t errlen)
 {
-    if (!out || (!buf && len)) return fail_(err, errlen, LG_ERR_INVALID, "lg_st_parse: NULL argument");
+    if (!out || (!buf && len)) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_parse: NULL argument");
     *out = NULL;
     uint8_t *owned = NULL;
     if (copy) {
         owned = malloc(len ? len : 1);
-        if (!owned) return fail_(err, errlen, LG_ERR_NOMEM, "out of memory copying %zu bytes of safetensors", len);
+        if (!owned) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory copying %zu bytes of safetensors", len);
         if (len) memcpy(owned, buf, len);
         buf = owned;
     }
@@ -403,42 +391,42 @@ lg_status lg_st_parse(lg_st **out, const uint8_t *buf, size_t len, int copy, cha
 
 lg_status lg_st_read_file(lg_st **out, const char *path, char *err, size_t errlen)
 {
-    if (!out || !path) return fail_(err, errlen, LG_ERR_INVALID, "lg_st_read_file: NULL argument");
+    if (!out || !path) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_read_file: NULL argument");
     *out = NULL;
     lg_status st;
     uint8_t *buf = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return fail_(err, errlen, LG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!f) return lg_fail(err, errlen, LG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
-        st = fail_(err, errlen, LG_ERR_IO, "'%s' is not a regular file", path);
+        st = lg_fail(err, errlen, LG_ERR_IO, "'%s' is not a regular file", path);
         goto fail;
     }
     if (sb.st_size < 0 || (uint64_t)sb.st_size > LG_ST_MAX_FILE || (uint64_t)sb.st_size > SIZE_MAX - 1) {
-        st = fail_(err, errlen, LG_ERR_RANGE, "'%s' is %lld bytes; safetensors files over 4 GiB are not supported",
+        st = lg_fail(err, errlen, LG_ERR_RANGE, "'%s' is %lld bytes; safetensors files over 4 GiB are not supported",
                    path, (long long)sb.st_size);
         goto fail;
     }
     size_t len = (size_t)sb.st_size;
     buf = malloc(len ? len : 1);
     if (!buf) {
-        st = fail_(err, errlen, LG_ERR_NOMEM, "out of memory reading %zu bytes of '%s'", len, path);
+        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory reading %zu bytes of '%s'", len, path);
         goto fail;
     }
     size_t got = fread(buf, 1, len, f);
     if (got != len) {
         if (ferror(f))
-            st = fail_(err, errlen, LG_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+            st = lg_fail(err, errlen, LG_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
         else
-            st = fail_(err, errlen, LG_ERR_IO, "'%s' shrank while being read (%zu of %zu bytes)", path, got, len);
+            st = lg_fail(err, errlen, LG_ERR_IO, "'%s' shrank while being read (%zu of %zu bytes)", path, got, len);
         goto fail;
     }
     if (fgetc(f) != EOF) {
-        st = fail_(err, errlen, LG_ERR_IO, "'%s' grew while being read", path);
+        st = lg_fail(err, errlen, LG_ERR_IO, "'%s' grew while being read", path);
         goto fail;
     }
     fclose(f);
@@ -446,7 +434,7 @@ lg_status lg_st_read_file(lg_st **out, const char *path, char *err, size_t errle
     char perr[400];
     st = st_parse_(out, buf, buf, len, perr, sizeof perr);
     buf = NULL; /* st_parse_ owns it now */
-    if (st != LG_OK) fail_(err, errlen, st, "%s: %s", path, perr);
+    if (st != LG_OK) lg_fail(err, errlen, st, "%s: %s", path, perr);
     return st;
 fail:
     if (f) fclose(f);
@@ -621,11 +609,11 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     char nm[80], shp[160], perr[256];
 
     if (!out || !outlen || n < 0 || nmeta < 0 || (n && !t) || (nmeta && !meta))
-        return fail_(err, errlen, LG_ERR_INVALID, "lg_st_serialize: NULL argument or negative count");
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_serialize: NULL argument or negative count");
     *out = NULL;
     *outlen = 0;
     size_t esize = lg_dtype_size(dtype);
-    if (!esize) return fail_(err, errlen, LG_ERR_INVALID, "lg_st_serialize: unknown dtype %d", (int)dtype);
+    if (!esize) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_serialize: unknown dtype %d", (int)dtype);
 
     size_t nnames = (size_t)n > (size_t)nmeta ? (size_t)n : (size_t)nmeta;
     nbytes = calloc(n ? (size_t)n : 1, sizeof *nbytes);
@@ -637,33 +625,33 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     for (int i = 0; i < n; i++) {
         const lg_st_in *x = &t[i];
         if (!x->name) {
-            st = fail_(err, errlen, LG_ERR_INVALID, "tensor %d has no name", i);
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor %d has no name", i);
             goto out;
         }
         printable_(nm, sizeof nm, x->name);
         if (strlen(x->name) > LG_ST_MAX_NAME || strcmp(x->name, "__metadata__") == 0) {
-            st = fail_(err, errlen, LG_ERR_INVALID, "tensor name '%s' is reserved or longer than %d bytes", nm,
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor name '%s' is reserved or longer than %d bytes", nm,
                        LG_ST_MAX_NAME);
             goto out;
         }
         if (x->ndim < 0 || x->ndim > LG_ST_MAX_NDIM || (x->ndim && !x->shape)) {
-            st = fail_(err, errlen, LG_ERR_INVALID, "tensor '%s': ndim %d is not in 0..%d (with a shape)", nm,
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': ndim %d is not in 0..%d (with a shape)", nm,
                        x->ndim, LG_ST_MAX_NDIM);
             goto out;
         }
         for (int d = 0; d < x->ndim; d++)
             if (x->shape[d] < 0 || (uint64_t)x->shape[d] > LG_ST_MAX_OFFSET) {
-                st = fail_(err, errlen, LG_ERR_INVALID, "tensor '%s': dimension %d is %" PRId64, nm, d,
+                st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': dimension %d is %" PRId64, nm, d,
                            x->shape[d]);
                 goto out;
             }
         if (shape_bytes_(x->shape, x->ndim, esize, &nbytes[i]) || nbytes[i] > LG_ST_MAX_OFFSET - total) {
-            st = fail_(err, errlen, LG_ERR_RANGE, "tensor '%s': shape %s of %s is too large", nm,
+            st = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s': shape %s of %s is too large", nm,
                        shape_str_(shp, sizeof shp, x->shape, x->ndim), lg_dtype_name(dtype));
             goto out;
         }
         if (nbytes[i] && !x->data) {
-            st = fail_(err, errlen, LG_ERR_INVALID, "tensor '%s' has no data", nm);
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s' has no data", nm);
             goto out;
         }
         total += nbytes[i];
@@ -671,19 +659,19 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     }
     const char *dup = first_dup_(names, (size_t)n);
     if (dup) {
-        st = fail_(err, errlen, LG_ERR_INVALID, "tensor name '%s' is used twice", printable_(nm, sizeof nm, dup));
+        st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor name '%s' is used twice", printable_(nm, sizeof nm, dup));
         goto out;
     }
     for (int i = 0; i < nmeta; i++) {
         if (!meta[i].key || !meta[i].value) {
-            st = fail_(err, errlen, LG_ERR_INVALID, "metadata entry %d has a NULL key or value", i);
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "metadata entry %d has a NULL key or value", i);
             goto out;
         }
         names[i] = meta[i].key;
     }
     dup = first_dup_(names, (size_t)nmeta);
     if (dup) {
-        st = fail_(err, errlen, LG_ERR_INVALID, "metadata key '%s' is used twice", printable_(nm, sizeof nm, dup));
+        st = lg_fail(err, errlen, LG_ERR_INVALID, "metadata key '%s' is used twice", printable_(nm, sizeof nm, dup));
         goto out;
     }
 
@@ -721,12 +709,12 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     while (!hb.oom && hb.len % 8) sb_puts_(&hb, " ");
     if (hb.oom) goto nomem;
     if (hb.len > LG_ST_MAX_HEADER) {
-        st = fail_(err, errlen, LG_ERR_RANGE, "header would be %zu bytes, over the limit of %u", hb.len,
+        st = lg_fail(err, errlen, LG_ERR_RANGE, "header would be %zu bytes, over the limit of %u", hb.len,
                    LG_ST_MAX_HEADER);
         goto out;
     }
     if (total > SIZE_MAX - 8 - hb.len) {
-        st = fail_(err, errlen, LG_ERR_RANGE, "%" PRIu64 " bytes of tensor data do not fit in memory", total);
+        st = lg_fail(err, errlen, LG_ERR_RANGE, "%" PRIu64 " bytes of tensor data do not fit in memory", total);
         goto out;
     }
 
@@ -760,7 +748,7 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
      * catch here is a name or metadata string that is not valid UTF-8. */
     st = lg_st_parse(&check, buf, len, 0, perr, sizeof perr);
     if (st != LG_OK) {
-        st = fail_(err, errlen, LG_ERR_INVALID, "names and metadata must be valid UTF-8 (%s)", perr);
+        st = lg_fail(err, errlen, LG_ERR_INVALID, "names and metadata must be valid UTF-8 (%s)", perr);
         goto out;
     }
     lg_st_free(check);
@@ -769,7 +757,7 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     buf = NULL;
     goto out;
 nomem:
-    st = fail_(err, errlen, LG_ERR_NOMEM, "out of memory serializing safetensors");
+    st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory serializing safetensors");
 out:
     free(buf);
     free(hb.p);
@@ -810,7 +798,7 @@ static void sync_dir_(const char *path)
 lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta, lg_dtype dtype,
                            char *err, size_t errlen)
 {
-    if (!path) return fail_(err, errlen, LG_ERR_INVALID, "lg_st_write_file: NULL path");
+    if (!path) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_write_file: NULL path");
     uint8_t *buf = NULL;
     size_t len = 0;
     char *tmp = NULL;
@@ -821,38 +809,38 @@ lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_
     size_t tlen = strlen(path) + 32;
     tmp = malloc(tlen);
     if (!tmp) {
-        st = fail_(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
+        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
         goto out;
     }
     /* a unique name, so concurrent writers of one path never share it */
     snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
     fd = mkstemp(tmp);
     if (fd >= 0 && fchmod(fd, 0644) != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot set the mode of '%s': %s", tmp, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot set the mode of '%s': %s", tmp, strerror(errno));
         goto out;
     }
     if (fd < 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
         free(tmp);
         tmp = NULL; /* nothing to remove */
         goto out;
     }
     if (write_all_(fd, buf, len) != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
         goto out;
     }
     if (fsync(fd) != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot sync '%s': %s", tmp, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot sync '%s': %s", tmp, strerror(errno));
         goto out;
     }
     rc = close(fd);
     fd = -1;
     if (rc != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        st = fail_(err, errlen, LG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
         goto out;
     }
     free(tmp);
