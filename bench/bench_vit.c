@@ -75,23 +75,37 @@ int main(int argc, char **argv)
     const char *preset = "fmnist-ti", *mode = "both", *pool = NULL;
     int depth = 0, B = 64, threads = 2, warmup = 3, iters = 10;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
-        else if (!strcmp(argv[i], "--depth")) depth = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--pool")) pool = argv[i + 1];
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
+        if (!strcmp(argv[i], "--preset"))
+            preset = argv[i + 1];
+        else if (!strcmp(argv[i], "--depth"))
+            depth = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pool"))
+            pool = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch"))
+            B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--warmup"))
+            warmup = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iters"))
+            iters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mode"))
+            mode = argv[i + 1];
         else {
             fprintf(stderr, "bench_vit: unknown option %s\n", argv[i]);
             return 2;
         }
     }
     lg_config c;
-    if (!strcmp(preset, "fmnist-ti")) c = (lg_config){.img = 28, .in_chans = 1, .patch = 4, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 10};
-    else if (!strcmp(preset, "deit-ti")) c = (lg_config){.img = 224, .in_chans = 3, .patch = 16, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 1000};
-    else if (!strcmp(preset, "deit-s")) c = (lg_config){.img = 224, .in_chans = 3, .patch = 16, .dim = 384, .depth = 12, .heads = 6, .mlp = 1536, .classes = 1000};
+    if (!strcmp(preset, "fmnist-ti"))
+        c = (lg_config){
+            .img = 28, .in_chans = 1, .patch = 4, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 10};
+    else if (!strcmp(preset, "deit-ti"))
+        c = (lg_config){
+            .img = 224, .in_chans = 3, .patch = 16, .dim = 192, .depth = 12, .heads = 3, .mlp = 768, .classes = 1000};
+    else if (!strcmp(preset, "deit-s"))
+        c = (lg_config){
+            .img = 224, .in_chans = 3, .patch = 16, .dim = 384, .depth = 12, .heads = 6, .mlp = 1536, .classes = 1000};
     else {
         fprintf(stderr, "bench_vit: unknown preset %s\n", preset);
         return 2;
@@ -134,8 +148,8 @@ int main(int argc, char **argv)
             if (i >= warmup) t[i - warmup] = now_s() - t0;
         }
         infer_med = median(t, iters);
-        printf("infer  batch=%d threads=%d: s/iter med %.4f min %.4f | img/s med %.1f | GFLOP/s med %.1f\n", B,
-               threads, infer_med, t[0], B / infer_med, fwd * B / infer_med / 1e9);
+        printf("infer  batch=%d threads=%d: s/iter med %.4f min %.4f | img/s med %.1f | GFLOP/s med %.1f\n", B, threads,
+               infer_med, t[0], B / infer_med, fwd * B / infer_med / 1e9);
         lg_ctx_free(ctx);
     }
     if (strcmp(mode, "infer")) {
@@ -156,8 +170,8 @@ int main(int argc, char **argv)
             if (i >= warmup) t[i - warmup] = now_s() - t0;
         }
         train_med = median(t, iters);
-        printf("train  batch=%d threads=%d: s/iter med %.4f min %.4f | img/s med %.1f | GFLOP/s med %.1f\n", B,
-               threads, train_med, t[0], B / train_med, train * B / train_med / 1e9);
+        printf("train  batch=%d threads=%d: s/iter med %.4f min %.4f | img/s med %.1f | GFLOP/s med %.1f\n", B, threads,
+               train_med, t[0], B / train_med, train * B / train_med / 1e9);
         lg_ctx_free(ctx);
     }
     double roof = sgemm_roofline(&c, B, threads);

@@ -37,8 +37,8 @@ int cli_shape_preset(lg_config *c, const char *name);
 /* Handles --img/--chans/--patch/--dim/--depth/--heads/--mlp/--classes/--pool;
  * returns 1 if opt was one of them, 0 if not, -1 on a bad value. */
 int cli_shape_option(lg_config *c, const char *opt, const char *val);
-#define CLI_SHAPE_HELP                                                                                                \
-    "  --preset NAME      fmnist-ti | fmnist-small | deit-ti | deit-s (default fmnist-small)\n"                       \
+#define CLI_SHAPE_HELP                                                                                                 \
+    "  --preset NAME      fmnist-ti | fmnist-small | deit-ti | deit-s (default fmnist-small)\n"                        \
     "  --img N --chans N --patch N --dim N --depth N --heads N --mlp N --classes N --pool token|avg\n"
 
 /* Fashion-MNIST split from dir, optionally restricted to a comma-separated
@@ -48,24 +48,40 @@ int cli_load_fmnist(lg_dataset *ds, const char *dir, int train, const char *clas
 
 /* Options every training subcommand shares. */
 enum {
-    CLI_O_DATA = 256, CLI_O_LABELS, CLI_O_PER_CLASS, CLI_O_EPOCHS, CLI_O_STEPS, CLI_O_BATCH, CLI_O_LR, CLI_O_MIN_LR,
-    CLI_O_WD, CLI_O_WARMUP, CLI_O_HFLIP, CLI_O_THREADS, CLI_O_SEED, CLI_O_LOG, CLI_O_DTYPE, CLI_O_EVAL,
+    CLI_O_DATA = 256,
+    CLI_O_LABELS,
+    CLI_O_PER_CLASS,
+    CLI_O_EPOCHS,
+    CLI_O_STEPS,
+    CLI_O_BATCH,
+    CLI_O_LR,
+    CLI_O_MIN_LR,
+    CLI_O_WD,
+    CLI_O_WARMUP,
+    CLI_O_HFLIP,
+    CLI_O_THREADS,
+    CLI_O_SEED,
+    CLI_O_LOG,
+    CLI_O_DTYPE,
+    CLI_O_EVAL,
     CLI_O_FIRST_OWN /* a subcommand's own option codes start here */
 };
 #define CLI_TRAIN_OPTIONS                                                                                              \
-    {"out", required_argument, 0, 'o'}, {"data", required_argument, 0, CLI_O_DATA},                                   \
-        {"labels", required_argument, 0, CLI_O_LABELS}, {"per-class", required_argument, 0, CLI_O_PER_CLASS},         \
-        {"epochs", required_argument, 0, CLI_O_EPOCHS}, {"steps", required_argument, 0, CLI_O_STEPS},                 \
-        {"batch", required_argument, 0, CLI_O_BATCH}, {"lr", required_argument, 0, CLI_O_LR},                         \
-        {"min-lr", required_argument, 0, CLI_O_MIN_LR}, {"wd", required_argument, 0, CLI_O_WD},                       \
-        {"warmup", required_argument, 0, CLI_O_WARMUP}, {"hflip", no_argument, 0, CLI_O_HFLIP},                       \
-        {"threads", required_argument, 0, CLI_O_THREADS}, {"seed", required_argument, 0, CLI_O_SEED},                 \
-        {"log-every", required_argument, 0, CLI_O_LOG}, {"dtype", required_argument, 0, CLI_O_DTYPE},                 \
-        {"eval", no_argument, 0, CLI_O_EVAL}
+    {"out", required_argument, 0, 'o'}, {"data", required_argument, 0, CLI_O_DATA},                                    \
+        {"labels", required_argument, 0, CLI_O_LABELS}, {"per-class", required_argument, 0, CLI_O_PER_CLASS},          \
+        {"epochs", required_argument, 0, CLI_O_EPOCHS}, {"steps", required_argument, 0, CLI_O_STEPS},                  \
+        {"batch", required_argument, 0, CLI_O_BATCH}, {"lr", required_argument, 0, CLI_O_LR},                          \
+        {"min-lr", required_argument, 0, CLI_O_MIN_LR}, {"wd", required_argument, 0, CLI_O_WD},                        \
+        {"warmup", required_argument, 0, CLI_O_WARMUP}, {"hflip", no_argument, 0, CLI_O_HFLIP},                        \
+        {"threads", required_argument, 0, CLI_O_THREADS}, {"seed", required_argument, 0, CLI_O_SEED},                  \
+        {"log-every", required_argument, 0, CLI_O_LOG}, {"dtype", required_argument, 0, CLI_O_DTYPE},                  \
+    {                                                                                                                  \
+        "eval", no_argument, 0, CLI_O_EVAL                                                                             \
+    }
 #define CLI_TRAIN_HELP                                                                                                 \
     "  -o, --out FILE     where to write the result (required)\n"                                                      \
-    "  --data DIR         Fashion-MNIST directory (default " LG_FMNIST_DIR ")\n"                                        \
-    "  --labels LIST      train on these classes only, e.g. 5,6,7,8,9 (relabelled 0..n-1)\n"                          \
+    "  --data DIR         Fashion-MNIST directory (default " LG_FMNIST_DIR ")\n"                                       \
+    "  --labels LIST      train on these classes only, e.g. 5,6,7,8,9 (relabelled 0..n-1)\n"                           \
     "  --per-class N      N training images per class (default: all)\n"                                                \
     "  --epochs N         passes over the data (default 5), or --steps N optimizer steps\n"                            \
     "  --batch N          images per step (default 64)\n"                                                              \

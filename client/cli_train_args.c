@@ -69,8 +69,10 @@ int cli_report_accuracy(lg_model *m, const cli_train_args *a, const char *labels
     double acc, loss;
     if (cli_load_fmnist(&test, a->dir, 0, labels, 0, 0) < 0) return -1;
     lg_status st = lg_evaluate(m, &test, 256, a->o.threads, &acc, &loss, err, sizeof err);
-    if (st == LG_OK) printf("test accuracy %.4f (%d images), loss %.4f\n", acc, test.n, loss);
-    else fprintf(stderr, "learngene: %s\n", err);
+    if (st == LG_OK)
+        printf("test accuracy %.4f (%d images), loss %.4f\n", acc, test.n, loss);
+    else
+        fprintf(stderr, "learngene: %s\n", err);
     lg_dataset_free(&test);
     return st == LG_OK ? 0 : -1;
 }

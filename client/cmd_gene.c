@@ -101,7 +101,8 @@ int cmd_tleg_train(int argc, char **argv)
     }
     cli_train_args_finish(&a, train.n);
     a.o.teacher = anc, a.o.alpha = (float)alpha, a.o.tau = (float)tau;
-    fprintf(stderr, "TLEG learngene dim %d heads %d mlp %d, auxiliary depth %d: %zu stored params; %d images, %ld steps\n",
+    fprintf(stderr,
+            "TLEG learngene dim %d heads %d mlp %d, auxiliary depth %d: %zu stored params; %d images, %ld steps\n",
             cfg.dim, cfg.heads, cfg.mlp, cfg.depth, lg_gene_params(&g), train.n, a.o.steps);
     if (lg_tleg_train(&g, &train, &a.o, err, sizeof err) != LG_OK) {
         fprintf(stderr, "learngene tleg-train: %s\n", err);
@@ -141,8 +142,10 @@ int cmd_inherit(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'a') anc_path = optarg;
-        else if (c == 'o') out = optarg;
+        if (c == 'a')
+            anc_path = optarg;
+        else if (c == 'o')
+            out = optarg;
         else if (c == 'k') {
             if (cli_long("--layers", optarg, 1, LG_MAX_DEPTH, &k)) return CLI_USAGE;
         } else if (c == 'd') {
@@ -192,8 +195,7 @@ int cmd_expand(int argc, char **argv)
     static const struct option opts[] = {{"depth", required_argument, 0, 'L'}, {"classes", required_argument, 0, 'K'},
                                          {"seed", required_argument, 0, 's'},  {"dtype", required_argument, 0, 'd'},
                                          {"out", required_argument, 0, 'o'},   {"new-task", no_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *out = NULL;
     long depth = 0, classes = 0, seed = 1;
     lg_dtype dtype = LG_F32;
@@ -244,10 +246,10 @@ int cmd_expand(int argc, char **argv)
         goto out;
     }
     const lg_config *cfg = lg_model_config(m);
-    printf("%s: %s descendant, depth %d, %d classes, %zu params, %.4f GFLOPs; grown in %.3f ms from %zu stored params\n",
-           out, lg_gene_kind_name(g.kind), cfg->depth, cfg->classes, lg_config_params(cfg),
-           lg_config_flops(cfg) / 1e9, 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec),
-           lg_gene_params(&g));
+    printf(
+        "%s: %s descendant, depth %d, %d classes, %zu params, %.4f GFLOPs; grown in %.3f ms from %zu stored params\n",
+        out, lg_gene_kind_name(g.kind), cfg->depth, cfg->classes, lg_config_params(cfg), lg_config_flops(cfg) / 1e9,
+        1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec), lg_gene_params(&g));
     rc = CLI_OK;
 out:
     lg_model_free(m);

@@ -8,8 +8,7 @@ static const char info_help[] = "usage: learngene info [--tensors] FILE.safetens
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tensors", no_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"tensors", no_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int tensors = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "th", opts, NULL)) != -1) {

@@ -7,8 +7,9 @@
 
 #include "cli.h"
 
-static const char logits_help[] = "usage: learngene logits MODEL.safetensors IMAGES.f32 [--out LOGITS.f32] [--threads N]\n"
-                                  "IMAGES: raw little-endian float32, N×C×H×W\n";
+static const char logits_help[] =
+    "usage: learngene logits MODEL.safetensors IMAGES.f32 [--out LOGITS.f32] [--threads N]\n"
+    "IMAGES: raw little-endian float32, N×C×H×W\n";
 
 int cmd_logits(int argc, char **argv)
 {

@@ -23,8 +23,10 @@ static const char pool_help[] =
 /* The evaluation key of a configuration in the pool's metadata. */
 void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genepool_cfg *c)
 {
-    if (c->at) snprintf(buf, n, "eval.%s.%d.%s", p->names[c->from], c->at, p->names[c->to]);
-    else snprintf(buf, n, "eval.%s", p->names[c->from]);
+    if (c->at)
+        snprintf(buf, n, "eval.%s.%d.%s", p->names[c->from], c->at, p->names[c->to]);
+    else
+        snprintf(buf, n, "eval.%s", p->names[c->from]);
 }
 
 int cmd_pool_train(int argc, char **argv)
@@ -72,7 +74,8 @@ int cmd_pool_train(int argc, char **argv)
     const char *name_ptr[LG_GENEPOOL_MAX];
     int rc = CLI_FAIL, n = 0;
     lg_st *st = NULL;
-    if (lg_st_read_file(&st, anc_path, err, sizeof err) != LG_OK || lg_model_from_st(&anc, st, err, sizeof err) != LG_OK) {
+    if (lg_st_read_file(&st, anc_path, err, sizeof err) != LG_OK ||
+        lg_model_from_st(&anc, st, err, sizeof err) != LG_OK) {
         fprintf(stderr, "learngene pool-train: --ancestry %s: %s\n", anc_path, err);
         goto out;
     }
@@ -142,8 +145,8 @@ int cmd_pool_train(int argc, char **argv)
         cli_pool_eval_key(keys[i], sizeof keys[i], &pool, &cfgs[i]);
         snprintf(vals[i], sizeof vals[i], "%.4f", acc);
         kv[i] = (lg_st_kv){keys[i], vals[i]};
-        printf("%-22s %12.0f %10zu %9.4f\n", keys[i] + 5, lg_config_flops(lg_model_config(m)),
-               lg_model_nparams(m), acc);
+        printf("%-22s %12.0f %10zu %9.4f\n", keys[i] + 5, lg_config_flops(lg_model_config(m)), lg_model_nparams(m),
+               acc);
         lg_model_free(m);
     }
     kv[ncfg] = (lg_st_kv){"ancestry", anc_path};
@@ -184,9 +187,12 @@ int cmd_stitch(int argc, char **argv)
     static const char help[] = "usage: learngene stitch POOL --from NAME [--to NAME --at K] [--dtype D] -o MODEL\n"
                                "Builds one configuration of a pool: instance FROM alone, or its first K blocks,\n"
                                "the stitch, and blocks K… of the wider instance TO.\n";
-    static const struct option opts[] = {{"from", required_argument, 0, 'f'}, {"to", required_argument, 0, 't'},
-                                         {"at", required_argument, 0, 'k'},   {"dtype", required_argument, 0, 'd'},
-                                         {"out", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+    static const struct option opts[] = {{"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"at", required_argument, 0, 'k'},
+                                         {"dtype", required_argument, 0, 'd'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *from = NULL, *to = NULL, *out = NULL;
     long at = 0;
@@ -194,9 +200,12 @@ int cmd_stitch(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'f') from = optarg;
-        else if (c == 't') to = optarg;
-        else if (c == 'o') out = optarg;
+        if (c == 'f')
+            from = optarg;
+        else if (c == 't')
+            to = optarg;
+        else if (c == 'o')
+            out = optarg;
         else if (c == 'k') {
             if (cli_long("--at", optarg, 1, LG_MAX_DEPTH, &at)) return CLI_USAGE;
         } else if (c == 'd') {

@@ -33,12 +33,16 @@ static int parse_amount(const char *opt, const char *s, double *out)
 int cmd_solve(int argc, char **argv)
 {
     enum { O_FLOPS = 256, O_PARAMS, O_MIN_DEPTH, O_MAX_DEPTH, O_MIN_DIM, O_MAX_DIM, O_EVAL, O_CLASSES };
-    static const struct option opts[] = {
-        {"flops", required_argument, 0, O_FLOPS},         {"params", required_argument, 0, O_PARAMS},
-        {"min-depth", required_argument, 0, O_MIN_DEPTH}, {"max-depth", required_argument, 0, O_MAX_DEPTH},
-        {"min-dim", required_argument, 0, O_MIN_DIM},     {"max-dim", required_argument, 0, O_MAX_DIM},
-        {"eval", required_argument, 0, O_EVAL},           {"classes", required_argument, 0, O_CLASSES},
-        {"help", no_argument, 0, 'h'},                    {0, 0, 0, 0}};
+    static const struct option opts[] = {{"flops", required_argument, 0, O_FLOPS},
+                                         {"params", required_argument, 0, O_PARAMS},
+                                         {"min-depth", required_argument, 0, O_MIN_DEPTH},
+                                         {"max-depth", required_argument, 0, O_MAX_DEPTH},
+                                         {"min-dim", required_argument, 0, O_MIN_DIM},
+                                         {"max-dim", required_argument, 0, O_MAX_DIM},
+                                         {"eval", required_argument, 0, O_EVAL},
+                                         {"classes", required_argument, 0, O_CLASSES},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     lg_budget b = {0};
     enum { MAX_EVAL = 256 };
     const char *eval_arg[MAX_EVAL];
@@ -55,8 +59,10 @@ int cmd_solve(int argc, char **argv)
         case O_MAX_DIM: bad = cli_long("--max-dim", optarg, 1, LG_MAX_DIM, &v), b.max_dim = (int)v; break;
         case O_CLASSES: bad = cli_long("--classes", optarg, 1, LG_MAX_CLASSES, &classes); break;
         case O_EVAL:
-            if ((bad = neval == MAX_EVAL)) fprintf(stderr, "learngene: at most %d --eval\n", MAX_EVAL);
-            else eval_arg[neval++] = optarg;
+            if ((bad = neval == MAX_EVAL))
+                fprintf(stderr, "learngene: at most %d --eval\n", MAX_EVAL);
+            else
+                eval_arg[neval++] = optarg;
             break;
         default: fputs(solve_help, c == 'h' ? stdout : stderr); return c == 'h' ? CLI_OK : CLI_USAGE;
         }
@@ -134,8 +140,8 @@ int cmd_solve(int argc, char **argv)
         long d = src_i >= 0 ? strtol(c1 + 1, &end1, 10) : 0;
         double acc = src_i >= 0 ? strtod(c2 + 1, &end2) : -1;
         if (src_i < 0 || d < 1 || *end1 != ':' || *end2 || acc < 0 || acc > 1) {
-            fprintf(stderr, "learngene solve: --eval '%s' is not GENE:DEPTH:ACCURACY with GENE one of the files given\n",
-                    s);
+            fprintf(stderr,
+                    "learngene solve: --eval '%s' is not GENE:DEPTH:ACCURACY with GENE one of the files given\n", s);
             rc = CLI_USAGE;
             goto out;
         }
@@ -148,8 +154,10 @@ int cmd_solve(int argc, char **argv)
     }
     printf("source      %s (%s)\ndepth       %d\nflops       %.0f (%.4f GFLOPs)\nparams      %zu\n", src[sol.source].id,
            kind[sol.source], sol.depth, sol.flops, sol.flops / 1e9, sol.params);
-    if (isnan(sol.accuracy)) printf("accuracy    not measured\n");
-    else printf("accuracy    %.4f\n", sol.accuracy);
+    if (isnan(sol.accuracy))
+        printf("accuracy    not measured\n");
+    else
+        printf("accuracy    %.4f\n", sol.accuracy);
     printf("why         %s\n", sol.reason);
     rc = CLI_OK;
 out:

@@ -17,14 +17,19 @@ static const char train_help[] =
 int cmd_train(int argc, char **argv)
 {
     enum { O_PRESET = CLI_O_FIRST_OWN, O_SHAPE };
-    static const struct option opts[] = {
-        CLI_TRAIN_OPTIONS,
-        {"preset", required_argument, 0, O_PRESET}, {"img", required_argument, 0, O_SHAPE},
-        {"chans", required_argument, 0, O_SHAPE},   {"patch", required_argument, 0, O_SHAPE},
-        {"dim", required_argument, 0, O_SHAPE},     {"depth", required_argument, 0, O_SHAPE},
-        {"heads", required_argument, 0, O_SHAPE},   {"mlp", required_argument, 0, O_SHAPE},
-        {"classes", required_argument, 0, O_SHAPE}, {"pool", required_argument, 0, O_SHAPE},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_TRAIN_OPTIONS,
+                                         {"preset", required_argument, 0, O_PRESET},
+                                         {"img", required_argument, 0, O_SHAPE},
+                                         {"chans", required_argument, 0, O_SHAPE},
+                                         {"patch", required_argument, 0, O_SHAPE},
+                                         {"dim", required_argument, 0, O_SHAPE},
+                                         {"depth", required_argument, 0, O_SHAPE},
+                                         {"heads", required_argument, 0, O_SHAPE},
+                                         {"mlp", required_argument, 0, O_SHAPE},
+                                         {"classes", required_argument, 0, O_SHAPE},
+                                         {"pool", required_argument, 0, O_SHAPE},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int ancestry = !strcmp(argv[0], "ancestry");
     cli_train_args a;
     cli_train_args_init(&a);

@@ -64,13 +64,13 @@ lg_status lg_config_validate(const lg_config *c, char *err, size_t errlen)
     return LG_OK;
 }
 
-static const char *const int_fields[] = {"img",   "in_chans", "patch",     "dim",  "depth",  "heads",
-                                         "mlp",   "classes",  "stitch_at", "dim2", "heads2", "mlp2"};
+static const char *const int_fields[] = {"img", "in_chans", "patch",     "dim",  "depth",  "heads",
+                                         "mlp", "classes",  "stitch_at", "dim2", "heads2", "mlp2"};
 
 static int *int_field(lg_config *c, int i)
 {
-    int *p[] = {&c->img,     &c->in_chans,  &c->patch, &c->dim,    &c->depth,  &c->heads,
-                &c->mlp,     &c->classes,   &c->stitch_at, &c->dim2, &c->heads2, &c->mlp2};
+    int *p[] = {&c->img, &c->in_chans, &c->patch,     &c->dim,  &c->depth,  &c->heads,
+                &c->mlp, &c->classes,  &c->stitch_at, &c->dim2, &c->heads2, &c->mlp2};
     return p[i];
 }
 
@@ -154,10 +154,10 @@ double lg_config_flops(const lg_config *c)
         int d, h, m;
         lg_config_block(c, l, &d, &h, &m);
         double D = d, M = m;
-        flops += T * D * 3 * D   /* qkv */
-                 + 2 * T * T * D /* QKᵀ and A·V over all heads */
-                 + T * D * D     /* proj */
-                 + 2 * T * D * M /* fc1, fc2 */
+        flops += T * D * 3 * D    /* qkv */
+                 + 2 * T * T * D  /* QKᵀ and A·V over all heads */
+                 + T * D * D      /* proj */
+                 + 2 * T * D * M  /* fc1, fc2 */
                  + 2 * 5 * T * D; /* norm1, norm2 */
     }
     if (c->stitch_at) flops += T * (double)c->dim * c->dim2;
@@ -170,8 +170,8 @@ double lg_config_flops(const lg_config *c)
 size_t lg_config_params(const lg_config *c)
 {
     size_t D = (size_t)c->dim, T = (size_t)lg_config_tokens(c), Dout = (size_t)lg_config_out_dim(c);
-    size_t n = D * (size_t)c->in_chans * (size_t)c->patch * (size_t)c->patch + D + (c->pool == LG_POOL_TOKEN ? D : 0) +
-               T * D;
+    size_t n =
+        D * (size_t)c->in_chans * (size_t)c->patch * (size_t)c->patch + D + (c->pool == LG_POOL_TOKEN ? D : 0) + T * D;
     for (int l = 0; l < c->depth; l++) {
         int d, h, m;
         lg_config_block(c, l, &d, &h, &m);

@@ -133,7 +133,7 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
     if (zr != Z_OK) {
         if (zr == Z_MEM_ERROR) goto nomem;
         s = lg_fail(err, errlen, LG_ERR_IO, "cannot start gzip decompression of %s: %s", path,
-                      zs.msg ? zs.msg : zError(zr));
+                    zs.msg ? zs.msg : zError(zr));
         goto fail;
     }
     zinit = 1;
@@ -186,7 +186,7 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
                 if (inflateReset(&zs) != Z_OK) goto corrupt;
             } else {
                 s = lg_fail(err, errlen, LG_ERR_FORMAT,
-                              "%s: unexpected bytes after the gzip data (at compressed offset %zu)", path, consumed);
+                            "%s: unexpected bytes after the gzip data (at compressed offset %zu)", path, consumed);
                 goto fail;
             }
             break;
@@ -216,13 +216,13 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
 
 truncated:
     s = lg_fail(err, errlen, LG_ERR_FORMAT,
-                  "%s: truncated gzip data (the file ends after %zu compressed bytes, %zu decompressed, before the "
-                  "end of the stream)",
-                  path, consumed, used);
+                "%s: truncated gzip data (the file ends after %zu compressed bytes, %zu decompressed, before the "
+                "end of the stream)",
+                path, consumed, used);
     goto fail;
 corrupt:
     s = lg_fail(err, errlen, LG_ERR_FORMAT, "%s: corrupt gzip data at compressed offset %zu: %s", path, consumed,
-                  zs.msg ? zs.msg : "invalid stream");
+                zs.msg ? zs.msg : "invalid stream");
     goto fail;
 nomem:
     s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory decompressing %s", path);

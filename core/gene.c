@@ -73,8 +73,8 @@ static void file_name(char *buf, size_t n, const lg_gene *g, const char *name)
         snprintf(buf, n, "%s", name);
 }
 
-lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta,
-                       char *err, size_t errlen)
+lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta, char *err,
+                       size_t errlen)
 {
     const lg_model *m = g->m;
     lg_config c = m->cfg;

@@ -107,7 +107,8 @@ int lg_genepool_configs(const lg_genepool *p, lg_genepool_cfg *out, int max)
 
 lg_status lg_genepool_config(lg_config *out, const lg_genepool *p, const lg_genepool_cfg *c, char *err, size_t errlen)
 {
-    if (c->from < 0 || c->from >= p->n || c->to < 0 || c->to >= p->n || (c->at && !find_stitch(p, c->from, c->to, c->at)))
+    if (c->from < 0 || c->from >= p->n || c->to < 0 || c->to >= p->n ||
+        (c->at && !find_stitch(p, c->from, c->to, c->at)))
         return lg_fail(err, errlen, LG_ERR_RANGE, "the pool has no configuration %d→%d at block %d", c->from, c->to,
                        c->at);
     *out = p->inst[c->from]->cfg;
@@ -270,8 +271,8 @@ lg_status lg_genepool_save(const lg_genepool *p, const char *path, lg_dtype dtyp
         const lg_stitch *sp = &p->stitches[s];
         int64_t da = p->inst[sp->from]->cfg.dim, db = p->inst[sp->to]->cfg.dim;
         for (int wb = 0; wb < 2; wb++, k++) {
-            snprintf(names[k], sizeof names[k], "stitches.%s.%d.%s.%d.%s", p->names[sp->from], sp->at,
-                     p->names[sp->to], sp->at, wb ? "bias" : "weight");
+            snprintf(names[k], sizeof names[k], "stitches.%s.%d.%s.%d.%s", p->names[sp->from], sp->at, p->names[sp->to],
+                     sp->at, wb ? "bias" : "weight");
             shapes[k][0] = db, shapes[k][1] = da;
             in[k] = (lg_st_in){names[k], wb ? 1 : 2, shapes[k], wb ? sp->b : sp->w};
         }
@@ -346,7 +347,8 @@ lg_status lg_genepool_from_st(lg_genepool *p, const lg_st *st, char *err, size_t
             const lg_st_tensor *f = lg_st_find(st, tname);
             int ok = f && f->ndim == (wb ? 1 : 2) && f->shape[0] == db && (wb || f->shape[1] == da);
             if (!ok) {
-                s = lg_fail(err, errlen, LG_ERR_MISMATCH, "stitch tensor '%s' is missing or has the wrong shape", tname);
+                s = lg_fail(err, errlen, LG_ERR_MISMATCH, "stitch tensor '%s' is missing or has the wrong shape",
+                            tname);
                 goto fail_pool;
             }
             lg_st_to_f32(f, wb ? sp->b : sp->w);

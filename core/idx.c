@@ -42,19 +42,19 @@ lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, s
         return lg_fail(err, errlen, LG_ERR_FORMAT, "IDX data is %zu bytes, shorter than the 4-byte magic number", len);
     if (buf[0] != 0 || buf[1] != 0)
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                        "not IDX data: it starts with 0x%02X 0x%02X, an IDX magic number starts with 0x00 0x00", buf[0],
-                        buf[1]);
+                       "not IDX data: it starts with 0x%02X 0x%02X, an IDX magic number starts with 0x00 0x00", buf[0],
+                       buf[1]);
     if (buf[2] != LG_IDX_U8)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "unsupported IDX element type 0x%02X (only 0x08 unsigned byte)",
-                        buf[2]);
+                       buf[2]);
     int ndim = buf[3];
     if (ndim < 1 || ndim > 4)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "IDX data has %d dimensions, only 1 to 4 are supported", ndim);
     size_t header = 4 + 4 * (size_t)ndim;
     if (len < header)
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                        "IDX data is %zu bytes, shorter than its %zu-byte header (magic and %d dimensions)", len,
-                        header, ndim);
+                       "IDX data is %zu bytes, shorter than its %zu-byte header (magic and %d dimensions)", len, header,
+                       ndim);
 
     uint32_t dims[4] = {0, 0, 0, 0};
     int any_zero = 0;
@@ -74,8 +74,8 @@ lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, s
     size_t body = len - header;
     if (count != body)
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                        "IDX dimensions %s need %zu data bytes but %zu follow the %zu-byte header (%s)", dstr, count,
-                        body, header, count > body ? "too few: truncated or lying dimensions" : "trailing bytes");
+                       "IDX dimensions %s need %zu data bytes but %zu follow the %zu-byte header (%s)", dstr, count,
+                       body, header, count > body ? "too few: truncated or lying dimensions" : "trailing bytes");
 
     out->ndim = ndim;
     memcpy(out->dims, dims, sizeof dims);

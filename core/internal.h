@@ -39,8 +39,8 @@ typedef struct {
     void *user;
 } lg_train_hooks;
 
-lg_status lg_train_loop(lg_model *run, const lg_dataset *ds, const lg_train_opts *o, const lg_train_hooks *h,
-                        char *err, size_t errlen);
+lg_status lg_train_loop(lg_model *run, const lg_dataset *ds, const lg_train_opts *o, const lg_train_hooks *h, char *err,
+                        size_t errlen);
 
 /* Offset (in floats) and length of block i's twelve tensors, which lie
  * contiguously in every buffer of the model's layout. */

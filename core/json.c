@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LGJ_NUM_MAX 255   /* longest number literal accepted, in bytes */
-#define LGJ_HASH_MIN 8    /* objects with more members get a hash index */
+#define LGJ_NUM_MAX 255 /* longest number literal accepted, in bytes */
+#define LGJ_HASH_MIN 8  /* objects with more members get a hash index */
 #define LGJ_BLOCK_MIN 4096
 #define LGJ_BLOCK_MAX (1u << 20)
 
@@ -87,7 +87,7 @@ static lg_status unexpected_(lgj_parser *p, const char *expected)
 {
     char c[16];
     return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unexpected %s at byte offset %zu (expected %s)",
-                 byte_desc_(c, sizeof c, p->s, p->len, p->pos), p->pos, expected);
+                   byte_desc_(c, sizeof c, p->s, p->len, p->pos), p->pos, expected);
 }
 
 /* ------------------------------------------------------------------ arena */
@@ -183,10 +183,7 @@ static void skip_ws_(lgj_parser *p)
     }
 }
 
-static int peek_(const lgj_parser *p)
-{
-    return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
-}
+static int peek_(const lgj_parser *p) { return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1; }
 
 static lg_status parse_value_(lgj_parser *p, lgj_value *out);
 
@@ -267,7 +264,7 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
     while (end < p->len && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
     if (end >= p->len)
         return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: unterminated string starting at byte offset %zu",
-                     start);
+                       start);
     char *o = arena_alloc_(p, end - start); /* unescaped ≤ raw length */
     if (!o) return nomem_(p);
     size_t n = 0, i = start + 1;
@@ -275,12 +272,12 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20)
             return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                         "JSON: control character 0x%02x in a string at byte offset %zu (must be escaped)", c, i);
+                           "JSON: control character 0x%02x in a string at byte offset %zu (must be escaped)", c, i);
         if (c >= 0x80) {
             size_t k = utf8_seq_((const unsigned char *)s + i, end - i);
             if (!k)
                 return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid UTF-8 byte 0x%02x at byte offset %zu",
-                             c, i);
+                               c, i);
             memcpy(o + n, s + i, k);
             n += k;
             i += k;
@@ -305,19 +302,19 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
             int cp = end - i >= 6 ? hex4_(s + i + 2) : -1;
             if (cp < 0)
                 return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                             "JSON: \\u escape without four hex digits at byte offset %zu", i);
+                               "JSON: \\u escape without four hex digits at byte offset %zu", i);
             if (cp == 0)
                 return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                             "JSON: \\u0000 (NUL) is not allowed in strings, at byte offset %zu", i);
+                               "JSON: \\u0000 (NUL) is not allowed in strings, at byte offset %zu", i);
             if (cp >= 0xdc00 && cp <= 0xdfff)
                 return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                             "JSON: unpaired low surrogate \\u%04x at byte offset %zu", (unsigned)cp, i);
+                               "JSON: unpaired low surrogate \\u%04x at byte offset %zu", (unsigned)cp, i);
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 int lo = end - i >= 12 && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4_(s + i + 8) : -1;
                 if (lo < 0xdc00 || lo > 0xdfff)
                     return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                                 "JSON: high surrogate \\u%04x not followed by a low surrogate at byte offset %zu",
-                                 (unsigned)cp, i);
+                                   "JSON: high surrogate \\u%04x not followed by a low surrogate at byte offset %zu",
+                                   (unsigned)cp, i);
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 i += 6;
             }
@@ -328,7 +325,7 @@ static lg_status parse_string_(lgj_parser *p, const char **out, size_t *outlen)
         default: {
             char d[16];
             return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: invalid escape '\\' + %s at byte offset %zu",
-                         byte_desc_(d, sizeof d, s, p->len, i + 1), i);
+                           byte_desc_(d, sizeof d, s, p->len, i + 1), i);
         }
         }
         i += 2;
@@ -358,7 +355,7 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
         i++;
         if (i < p->len && p->s[i] >= '0' && p->s[i] <= '9')
             return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: number with a leading zero at byte offset %zu",
-                         start);
+                           start);
     } else {
         i = digits_(p, i);
     }
@@ -383,8 +380,8 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
     size_t n = i - start;
     if (n > LGJ_NUM_MAX)
         return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                     "JSON: number of %zu characters at byte offset %zu is longer than the %d supported", n, start,
-                     LGJ_NUM_MAX);
+                       "JSON: number of %zu characters at byte offset %zu is longer than the %d supported", n, start,
+                       LGJ_NUM_MAX);
     char buf[LGJ_NUM_MAX + 1];
     memcpy(buf, p->s + start, n);
     buf[n] = '\0';
@@ -392,10 +389,10 @@ static lg_status parse_number_(lgj_parser *p, lgj_value *out)
     double v = strtod(buf, &e);
     if (e != buf + n)
         return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: cannot convert number '%s' at byte offset %zu", buf,
-                     start);
+                       start);
     if (isinf(v))
         return lg_fail(p->err, p->errlen, LG_ERR_FORMAT,
-                     "JSON: number %s at byte offset %zu is out of the range of a double", buf, start);
+                       "JSON: number %s at byte offset %zu is out of the range of a double", buf, start);
     out->type = LGJ_NUM;
     out->u.num = v;
     p->pos = i;
@@ -447,7 +444,7 @@ static lg_status enter_(lgj_parser *p)
 {
     if (++p->depth > LGJ_MAX_DEPTH)
         return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: nesting deeper than %d levels at byte offset %zu",
-                     LGJ_MAX_DEPTH, p->pos);
+                       LGJ_MAX_DEPTH, p->pos);
     p->pos++;
     skip_ws_(p);
     return LG_OK;
@@ -470,7 +467,7 @@ static lg_status parse_array_(lgj_parser *p, lgj_value *out)
             skip_ws_(p);
             if (peek_(p) == ']')
                 return lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before ']' at byte offset %zu",
-                             p->pos);
+                               p->pos);
         }
     }
     p->pos++;
@@ -548,7 +545,7 @@ static lg_status parse_object_(lgj_parser *p, lgj_value *out)
             skip_ws_(p);
             if (peek_(p) == '}') {
                 st = lg_fail(p->err, p->errlen, LG_ERR_FORMAT, "JSON: trailing comma before '}' at byte offset %zu",
-                           p->pos);
+                             p->pos);
                 goto fail;
             }
         }
@@ -598,9 +595,16 @@ static lg_status parse_value_(lgj_parser *p, lgj_value *out)
     case 'f': return parse_literal_(p, out, "false", LGJ_BOOL, 0);
     case 'n': return parse_literal_(p, out, "null", LGJ_NULL, 0);
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
-        return parse_number_(p, out);
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': return parse_number_(p, out);
     default: return unexpected_(p, "a value");
     }
 }
@@ -646,15 +650,9 @@ void lgj_free(lgj_value *v)
 
 /* -------------------------------------------------------------- accessors */
 
-lgj_type lgj_typeof(const lgj_value *v)
-{
-    return v ? v->type : LGJ_NULL;
-}
+lgj_type lgj_typeof(const lgj_value *v) { return v ? v->type : LGJ_NULL; }
 
-size_t lgj_len(const lgj_value *v)
-{
-    return v && (v->type == LGJ_ARR || v->type == LGJ_OBJ) ? v->n : 0;
-}
+size_t lgj_len(const lgj_value *v) { return v && (v->type == LGJ_ARR || v->type == LGJ_OBJ) ? v->n : 0; }
 
 const lgj_value *lgj_at(const lgj_value *v, size_t i)
 {
@@ -679,25 +677,13 @@ const lgj_value *lgj_get(const lgj_value *v, const char *key)
     return NULL;
 }
 
-const char *lgj_str(const lgj_value *v)
-{
-    return v && v->type == LGJ_STR ? v->u.str : NULL;
-}
+const char *lgj_str(const lgj_value *v) { return v && v->type == LGJ_STR ? v->u.str : NULL; }
 
-size_t lgj_strlen(const lgj_value *v)
-{
-    return v && v->type == LGJ_STR ? v->n : 0;
-}
+size_t lgj_strlen(const lgj_value *v) { return v && v->type == LGJ_STR ? v->n : 0; }
 
-double lgj_num(const lgj_value *v)
-{
-    return v && v->type == LGJ_NUM ? v->u.num : 0;
-}
+double lgj_num(const lgj_value *v) { return v && v->type == LGJ_NUM ? v->u.num : 0; }
 
-int lgj_bool(const lgj_value *v)
-{
-    return v && v->type == LGJ_BOOL ? v->u.b : 0;
-}
+int lgj_bool(const lgj_value *v) { return v && v->type == LGJ_BOOL ? v->u.b : 0; }
 
 int lgj_uint(const lgj_value *v, uint64_t *out)
 {
@@ -715,10 +701,10 @@ size_t lgj_quote(char *buf, size_t buflen, const char *s)
     const char *hex = "0123456789abcdef";
     char tmp[8];
     size_t n = 0;
-#define LGJ_PUT_(c)                                  \
-    do {                                             \
-        if (n + 1 < buflen) buf[n] = (char)(c);      \
-        n++;                                         \
+#define LGJ_PUT_(c)                                                                                                    \
+    do {                                                                                                               \
+        if (n + 1 < buflen) buf[n] = (char)(c);                                                                        \
+        n++;                                                                                                           \
     } while (0)
     LGJ_PUT_('"');
     for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {

@@ -26,13 +26,13 @@ lg_status lgj_parse(lgj_value **out, const char *s, size_t len, char *err, size_
 void lgj_free(lgj_value *v);
 
 lgj_type lgj_typeof(const lgj_value *v);
-size_t lgj_len(const lgj_value *v);                         /* array elements / object members, else 0 */
-const lgj_value *lgj_at(const lgj_value *v, size_t i);      /* i-th element / member value, NULL past end */
-const char *lgj_key(const lgj_value *v, size_t i);          /* i-th member key of an object */
+size_t lgj_len(const lgj_value *v);                            /* array elements / object members, else 0 */
+const lgj_value *lgj_at(const lgj_value *v, size_t i);         /* i-th element / member value, NULL past end */
+const char *lgj_key(const lgj_value *v, size_t i);             /* i-th member key of an object */
 const lgj_value *lgj_get(const lgj_value *v, const char *key); /* member by key, NULL when absent */
-const char *lgj_str(const lgj_value *v);                    /* string value, NULL for other types */
+const char *lgj_str(const lgj_value *v);                       /* string value, NULL for other types */
 size_t lgj_strlen(const lgj_value *v);
-double lgj_num(const lgj_value *v);                         /* number value, 0 for other types */
+double lgj_num(const lgj_value *v); /* number value, 0 for other types */
 int lgj_bool(const lgj_value *v);
 /* 0 and *out set when v is a number that is exactly an integer in [0, 2^53]. */
 int lgj_uint(const lgj_value *v, uint64_t *out);

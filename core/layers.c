@@ -21,7 +21,8 @@ void lg_linear_forward(float *out, const float *in, const float *w, const float 
 void lg_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int N,
                         int Kin, int Kout)
 {
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Kin, Kout, 1.0f, dout, Kout, w, Kin, 0.0f, din, Kin);
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Kin, Kout, 1.0f, dout, Kout, w, Kin, 0.0f, din, Kin);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kout, Kin, N, 1.0f, dout, Kout, in, Kin, 1.0f, dw, Kin);
     if (db)
         for (int n = 0; n < N; n++) {
@@ -88,8 +89,8 @@ static inline float exp_neg(float x)
     x = x < -87.0f ? -87.0f : x;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
     float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666418e-2f + r * (8.33360944e-3f +
-                                                                                          r * 1.38867637e-3f)))));
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f +
+                                                  r * (4.16666418e-2f + r * (8.33360944e-3f + r * 1.38867637e-3f)))));
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);

@@ -46,12 +46,12 @@ void lg_patchify(float *cols, const float *images, int B, int C, int S, int p);
 
 /* Naive references (plain loops) for the BLAS-backed kernels, for tests. */
 void lg_linear_forward_ref(float *out, const float *in, const float *w, const float *b, int N, int Kin, int Kout);
-void lg_linear_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                            int N, int Kin, int Kout);
+void lg_linear_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int N,
+                            int Kin, int Kout);
 void lg_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int D, int H);
 /* Tokens at most LG_REF_MAX_T (the reference keeps one row on the stack). */
 #define LG_REF_MAX_T 512
-void lg_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                               int D, int H);
+void lg_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int D,
+                               int H);
 
 #endif

@@ -16,8 +16,8 @@ void lg_linear_forward_ref(float *out, const float *in, const float *w, const fl
         }
 }
 
-void lg_linear_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
-                            int N, int Kin, int Kout)
+void lg_linear_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int N,
+                            int Kin, int Kout)
 {
     if (din)
         for (int n = 0; n < N; n++)
@@ -61,7 +61,8 @@ void lg_attention_forward_ref(float *out, float *att, const float *qkv, int B, i
                 for (int j = 0; j < T; j++) a[(size_t)i * T + j] = (float)(exp(a[(size_t)i * T + j] - mx) / sum);
                 for (int d = 0; d < hd; d++) {
                     double s = 0.0;
-                    for (int j = 0; j < T; j++) s += (double)a[(size_t)i * T + j] * qkv[((size_t)b * T + j) * 3 * D + 2 * D + h * hd + d];
+                    for (int j = 0; j < T; j++)
+                        s += (double)a[(size_t)i * T + j] * qkv[((size_t)b * T + j) * 3 * D + 2 * D + h * hd + d];
                     out[((size_t)b * T + i) * D + h * hd + d] = (float)s;
                 }
             }

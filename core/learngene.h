@@ -92,10 +92,10 @@ typedef struct {
 
 void lg_rng_seed(lg_rng *r, uint64_t seed);
 uint64_t lg_rng_next(lg_rng *r);
-float lg_rng_uniform(lg_rng *r);                       /* [0,1) */
-float lg_rng_normal(lg_rng *r);                        /* N(0,1) */
-float lg_rng_trunc_normal(lg_rng *r, float std);       /* N(0,std²) cut at ±2 (timm: absolute a=-2,b=2) */
-uint32_t lg_rng_below(lg_rng *r, uint32_t n);           /* uniform in [0,n) */
+float lg_rng_uniform(lg_rng *r);                 /* [0,1) */
+float lg_rng_normal(lg_rng *r);                  /* N(0,1) */
+float lg_rng_trunc_normal(lg_rng *r, float std); /* N(0,std²) cut at ±2 (timm: absolute a=-2,b=2) */
+uint32_t lg_rng_below(lg_rng *r, uint32_t n);    /* uniform in [0,n) */
 
 /* ------------------------------------------------------------ parameters */
 
@@ -108,7 +108,7 @@ typedef struct {
     int64_t shape[4];
     size_t offset; /* in floats from the start of the buffer */
     size_t numel;
-    int decay;     /* 1 when AdamW weight decay applies (matrix weights only) */
+    int decay; /* 1 when AdamW weight decay applies (matrix weights only) */
 } lg_tensor_info;
 
 /* Pointers into one parameter-shaped buffer (params, grads, AdamW m or v). */
@@ -122,13 +122,13 @@ typedef struct {
 } lg_block_view;
 
 typedef struct {
-    float *patch_w, *patch_b; /* (D, C, p, p), (D) */
-    float *cls_token;         /* (1,1,D) or NULL with pool avg */
-    float *pos_embed;         /* (1, T, D) */
-    lg_block_view *blocks;    /* depth entries */
+    float *patch_w, *patch_b;   /* (D, C, p, p), (D) */
+    float *cls_token;           /* (1,1,D) or NULL with pool avg */
+    float *pos_embed;           /* (1, T, D) */
+    lg_block_view *blocks;      /* depth entries */
     float *stitch_w, *stitch_b; /* (dim2, dim), (dim2) or NULL when not stitched */
-    float *norm_w, *norm_b;   /* final norm (token) or fc_norm (avg) */
-    float *head_w, *head_b;   /* (K, D), (K) */
+    float *norm_w, *norm_b;     /* final norm (token) or fc_norm (avg) */
+    float *head_w, *head_b;     /* (K, D), (K) */
 } lg_param_view;
 
 /* The tensor table of a config, in timm order; *out is malloc'd. */
@@ -203,13 +203,13 @@ double lg_distill_kl(float *dlogits, const float *student, const float *teacher,
 /* ------------------------------------------------------------ optimizer */
 
 typedef struct {
-    float lr;           /* peak learning rate */
-    float min_lr;       /* floor of the cosine */
+    float lr;     /* peak learning rate */
+    float min_lr; /* floor of the cosine */
     float beta1, beta2, eps;
     float weight_decay; /* decoupled; applied to tensors with decay = 1 */
     long warmup_steps;
     long total_steps;
-    float clip_norm;    /* global gradient norm clip; 0 = off */
+    float clip_norm; /* global gradient norm clip; 0 = off */
 } lg_adamw_config;
 
 void lg_adamw_defaults(lg_adamw_config *o);
@@ -226,22 +226,22 @@ typedef struct lg_dataset lg_dataset;
 typedef struct {
     long step, total_steps; /* steps done so far, steps planned */
     int epoch;
-    float loss;             /* mean loss over the steps since the last report */
+    float loss; /* mean loss over the steps since the last report */
     float lr;
-    double img_per_s;       /* over the steps since the last report */
+    double img_per_s; /* over the steps since the last report */
     double elapsed_s, eta_s;
 } lg_train_progress;
 
 typedef struct {
-    int batch;                   /* images per step */
-    long steps;                  /* optimizer steps */
-    int threads;                 /* CPU threads for forward/backward */
-    uint64_t seed;               /* shuffling and augmentation */
-    int hflip;                   /* random horizontal flips */
-    lg_adamw_config opt;         /* total_steps is set from steps */
-    const lg_model *teacher;     /* distill from this model's logits when set */
-    float alpha, tau;            /* distillation weight and temperature */
-    int log_every;               /* steps between progress reports; 0 = only the last */
+    int batch;               /* images per step */
+    long steps;              /* optimizer steps */
+    int threads;             /* CPU threads for forward/backward */
+    uint64_t seed;           /* shuffling and augmentation */
+    int hflip;               /* random horizontal flips */
+    lg_adamw_config opt;     /* total_steps is set from steps */
+    const lg_model *teacher; /* distill from this model's logits when set */
+    float alpha, tau;        /* distillation weight and temperature */
+    int log_every;           /* steps between progress reports; 0 = only the last */
     /* Called with each report; a non-zero return stops the run early
      * (the model keeps what it has learned so far). */
     int (*progress)(void *user, const lg_train_progress *p);
@@ -260,7 +260,7 @@ lg_status lg_evaluate(lg_model *m, const lg_dataset *ds, int batch, int threads,
 
 typedef enum { LG_F32 = 0, LG_F16 = 1, LG_BF16 = 2 } lg_dtype;
 
-const char *lg_dtype_name(lg_dtype d); /* "F32", "F16", "BF16" */
+const char *lg_dtype_name(lg_dtype d);          /* "F32", "F16", "BF16" */
 int lg_dtype_parse(const char *s, lg_dtype *d); /* 0 on success */
 size_t lg_dtype_size(lg_dtype d);
 
@@ -379,8 +379,8 @@ lg_status lg_tleg_train(lg_gene *g, const lg_dataset *ds, const lg_train_opts *o
 /* Parameters stored by the learngene (what must be kept to grow any size). */
 size_t lg_gene_params(const lg_gene *g);
 
-lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta,
-                       char *err, size_t errlen);
+lg_status lg_gene_save(const lg_gene *g, const char *path, lg_dtype dtype, const lg_st_kv *meta, int nmeta, char *err,
+                       size_t errlen);
 lg_status lg_gene_from_st(lg_gene *g, const lg_st *st, char *err, size_t errlen);
 lg_status lg_gene_load(lg_gene *g, const char *path, char *err, size_t errlen);
 

@@ -24,7 +24,8 @@ static void add(lg_tensor_info *t, int *n, size_t *off, const char *name, int nd
     *off += e->numel;
 }
 
-#define SHAPE(...) (const int64_t[]){__VA_ARGS__}
+#define SHAPE(...)                                                                                                     \
+    (const int64_t[]) { __VA_ARGS__ }
 
 lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size_t *total, char *err, size_t errlen)
 {
@@ -46,9 +47,9 @@ lg_status lg_tensor_table(const lg_config *c, lg_tensor_info **out, int *n, size
         int rows; /* 0: D, 1: 3D, 2: M; matrix columns D unless fc2 */
         int matrix;
     } blk[] = {
-        {"norm1.weight", 0, 0},    {"norm1.bias", 0, 0},    {"attn.qkv.weight", 1, 1}, {"attn.qkv.bias", 1, 0},
+        {"norm1.weight", 0, 0},     {"norm1.bias", 0, 0},     {"attn.qkv.weight", 1, 1}, {"attn.qkv.bias", 1, 0},
         {"attn.proj.weight", 0, 1}, {"attn.proj.bias", 0, 0}, {"norm2.weight", 0, 0},    {"norm2.bias", 0, 0},
-        {"mlp.fc1.weight", 2, 1},  {"mlp.fc1.bias", 2, 0},  {"mlp.fc2.weight", 0, 1},  {"mlp.fc2.bias", 0, 0},
+        {"mlp.fc1.weight", 2, 1},   {"mlp.fc1.bias", 2, 0},   {"mlp.fc2.weight", 0, 1},  {"mlp.fc2.bias", 0, 0},
     };
     for (int i = 0; i < c->depth; i++) {
         if (c->stitch_at && i == c->stitch_at) {
@@ -95,7 +96,7 @@ void lg_view_bind(lg_param_view *v, lg_block_view *blocks, const lg_model *m, fl
             v->stitch_w = buf + t[k++].offset;
             v->stitch_b = buf + t[k++].offset;
         }
-        float **p[] = {&blocks[i].norm1_w, &blocks[i].norm1_b, &blocks[i].qkv_w,  &blocks[i].qkv_b,
+        float **p[] = {&blocks[i].norm1_w, &blocks[i].norm1_b, &blocks[i].qkv_w,   &blocks[i].qkv_b,
                        &blocks[i].proj_w,  &blocks[i].proj_b,  &blocks[i].norm2_w, &blocks[i].norm2_b,
                        &blocks[i].fc1_w,   &blocks[i].fc1_b,   &blocks[i].fc2_w,   &blocks[i].fc2_b};
         for (size_t j = 0; j < sizeof p / sizeof *p; j++) *p[j] = buf + t[k++].offset;

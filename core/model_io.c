@@ -41,12 +41,14 @@ lg_status lg_load_tensor(lg_model *m, const lg_tensor_info *t, const lg_st_tenso
     if (!f) return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' is missing", name);
     int same = f->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
-    if (!same) return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' has the wrong shape for the model described", name);
+    if (!same)
+        return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' has the wrong shape for the model described", name);
     float *p = m->params + t->offset;
     lg_st_to_f32(f, p);
     for (size_t j = 0; j < t->numel; j++)
         if (!isfinite(p[j]))
-            return lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s' holds a NaN or infinite value at index %zu", name, j);
+            return lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s' holds a NaN or infinite value at index %zu", name,
+                           j);
     return LG_OK;
 }
 

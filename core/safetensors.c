@@ -23,22 +23,22 @@
 #include "json.h"
 #include "internal.h"
 
-#define LG_ST_MAX_HEADER 100000000u          /* 100 MB, as the reference implementation */
-#define LG_ST_MAX_NAME 255                   /* bytes in a tensor name */
+#define LG_ST_MAX_HEADER 100000000u /* 100 MB, as the reference implementation */
+#define LG_ST_MAX_NAME 255          /* bytes in a tensor name */
 #define LG_ST_MAX_NDIM 8
 #define LG_ST_MAX_FILE ((uint64_t)4 << 30)   /* lg_st_read_file refuses more */
 #define LG_ST_MAX_OFFSET ((uint64_t)1 << 53) /* largest integer a JSON reader keeps exactly */
 
 struct lg_st {
-    uint8_t *owned;         /* the file's bytes when held (copy, read_file), else NULL */
-    lg_st_tensor *tensors;  /* in header order */
+    uint8_t *owned;        /* the file's bytes when held (copy, read_file), else NULL */
+    lg_st_tensor *tensors; /* in header order */
     int n;
-    const char **meta_key;  /* __metadata__ in header order */
+    const char **meta_key; /* __metadata__ in header order */
     const char **meta_val;
     int nmeta;
-    char *strings;          /* names, metadata keys and values, one block */
-    int *slot;              /* hash index of names: tensor index, or -1 */
-    size_t nslot;           /* power of two */
+    char *strings; /* names, metadata keys and values, one block */
+    int *slot;     /* hash index of names: tensor index, or -1 */
+    size_t nslot;  /* power of two */
 };
 
 /* A name for an error message: at most 64 bytes of it (n >= 8), control
@@ -76,8 +76,7 @@ static const char *shape_str_(char *buf, size_t n, const int64_t *shape, int ndi
 {
     size_t o = 0;
     o += (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, i ? "," : "", shape[i]);
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, i ? "," : "", shape[i]);
     if (o < n) snprintf(buf + o, n - o, "]");
     return buf;
 }
@@ -138,8 +137,7 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     const lgj_value *dt = NULL, *sh = NULL, *off = NULL;
     printable_(nm, sizeof nm, name);
     if (lgj_typeof(v) != LGJ_OBJ)
-        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is %s, not an object", nm,
-                     type_name_(v));
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': entry is %s, not an object", nm, type_name_(v));
     for (size_t i = 0; i < lgj_len(v); i++) {
         const char *k = lgj_key(v, i);
         if (strcmp(k, "dtype") == 0)
@@ -150,26 +148,26 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
             off = lgj_at(v, i);
         else
             return lg_fail(err, errlen, LG_ERR_FORMAT,
-                         "tensor '%s': unexpected key '%s' (an entry has exactly dtype, shape and data_offsets)", nm,
-                         printable_(buf, sizeof buf, k));
+                           "tensor '%s': unexpected key '%s' (an entry has exactly dtype, shape and data_offsets)", nm,
+                           printable_(buf, sizeof buf, k));
     }
     if (!dt || !sh || !off)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': missing \"%s\"", nm,
-                     !dt ? "dtype" : !sh ? "shape" : "data_offsets");
+                       !dt   ? "dtype"
+                       : !sh ? "shape"
+                             : "data_offsets");
 
     if (lgj_typeof(dt) != LGJ_STR)
-        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm,
-                     type_name_(dt));
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm, type_name_(dt));
     if (lg_dtype_parse(lgj_str(dt), &t->dtype))
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16)", nm,
-                     printable_(buf, sizeof buf, lgj_str(dt)));
+                       printable_(buf, sizeof buf, lgj_str(dt)));
 
     if (lgj_typeof(sh) != LGJ_ARR)
-        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm,
-                     type_name_(sh));
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm, type_name_(sh));
     if (lgj_len(sh) > LG_ST_MAX_NDIM)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape has %zu dimensions (at most %d supported)", nm,
-                     lgj_len(sh), LG_ST_MAX_NDIM);
+                       lgj_len(sh), LG_ST_MAX_NDIM);
     t->ndim = (int)lgj_len(sh);
     for (int i = 0; i < t->ndim; i++) {
         const lgj_value *d = lgj_at(sh, (size_t)i);
@@ -182,7 +180,7 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
                 snprintf(buf, sizeof buf, "%s", type_name_(d));
             }
             return lg_fail(err, errlen, LG_ERR_FORMAT,
-                         "tensor '%s': shape[%d] is %s, not a non-negative integer (at most 2^53)", nm, i, buf);
+                           "tensor '%s': shape[%d] is %s, not a non-negative integer (at most 2^53)", nm, i, buf);
         }
         t->shape[i] = (int64_t)u;
     }
@@ -190,26 +188,26 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     uint64_t need;
     if (shape_bytes_(t->shape, t->ndim, lg_dtype_size(t->dtype), &need))
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape %s of %s has more bytes than fit in 64 bits", nm,
-                     shape_str_(buf, sizeof buf, t->shape, t->ndim), dname);
+                       shape_str_(buf, sizeof buf, t->shape, t->ndim), dname);
 
     uint64_t o[2];
     if (lgj_typeof(off) != LGJ_ARR || lgj_len(off) != 2 || lgj_uint(lgj_at(off, 0), &o[0]) ||
         lgj_uint(lgj_at(off, 1), &o[1]))
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                     "tensor '%s': data_offsets must be an array of two non-negative integers [begin, end]", nm);
+                       "tensor '%s': data_offsets must be an array of two non-negative integers [begin, end]", nm);
     if (o[1] < o[0])
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin", nm, o[0], o[1]);
+                       "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin", nm, o[0], o[1]);
     if (o[1] - o[0] != need)
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes but shape %s of %s "
-                     "needs %" PRIu64,
-                     nm, o[0], o[1], o[1] - o[0], shape_str_(buf, sizeof buf, t->shape, t->ndim), dname, need);
+                       "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes but shape %s of %s "
+                       "needs %" PRIu64,
+                       nm, o[0], o[1], o[1] - o[0], shape_str_(buf, sizeof buf, t->shape, t->ndim), dname, need);
     if (o[1] > dlen)
         return lg_fail(err, errlen, LG_ERR_FORMAT,
-                     "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end of the data section (%zu "
-                     "bytes)",
-                     nm, o[0], o[1], dlen);
+                       "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end of the data section (%zu "
+                       "bytes)",
+                       nm, o[0], o[1], dlen);
     t->nbytes = (size_t)need;
     r->begin = o[0];
     r->end = o[1];
@@ -228,20 +226,20 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
 
     if (len < 8) {
         st = lg_fail(err, errlen, LG_ERR_FORMAT,
-                   "file is %zu bytes, too short for the 8-byte header length a safetensors file starts with", len);
+                     "file is %zu bytes, too short for the 8-byte header length a safetensors file starts with", len);
         goto fail;
     }
     uint64_t hlen = le64_(buf);
     if (hlen > len - 8) {
         st = lg_fail(err, errlen, LG_ERR_FORMAT,
-                   "header length %" PRIu64 " is larger than the %zu bytes that follow it (truncated or not "
-                   "safetensors)",
-                   hlen, len - 8);
+                     "header length %" PRIu64 " is larger than the %zu bytes that follow it (truncated or not "
+                     "safetensors)",
+                     hlen, len - 8);
         goto fail;
     }
     if (hlen > LG_ST_MAX_HEADER) {
         st = lg_fail(err, errlen, LG_ERR_RANGE, "header length %" PRIu64 " exceeds the limit of %u bytes", hlen,
-                   LG_ST_MAX_HEADER);
+                     LG_ST_MAX_HEADER);
         goto fail;
     }
     const uint8_t *data = buf + 8 + hlen;
@@ -268,7 +266,7 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         size_t kl = strlen(k);
         if (kl > LG_ST_MAX_NAME) {
             st = lg_fail(err, errlen, LG_ERR_FORMAT, "tensor name '%s' is %zu bytes (at most %d)",
-                       printable_(nm, sizeof nm, k), kl, LG_ST_MAX_NAME);
+                         printable_(nm, sizeof nm, k), kl, LG_ST_MAX_NAME);
             goto fail;
         }
         ntens++;
@@ -276,22 +274,21 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
     }
     size_t nmeta = lgj_len(meta);
     if (meta && lgj_typeof(meta) != LGJ_OBJ) {
-        st = lg_fail(err, errlen, LG_ERR_FORMAT, "__metadata__ is %s, not an object of strings",
-                   type_name_(meta));
+        st = lg_fail(err, errlen, LG_ERR_FORMAT, "__metadata__ is %s, not an object of strings", type_name_(meta));
         goto fail;
     }
     for (size_t i = 0; i < nmeta; i++) {
         const lgj_value *v = lgj_at(meta, i);
         if (lgj_typeof(v) != LGJ_STR) {
             st = lg_fail(err, errlen, LG_ERR_FORMAT, "__metadata__ value of '%s' is %s, not a string",
-                       printable_(nm, sizeof nm, lgj_key(meta, i)), type_name_(v));
+                         printable_(nm, sizeof nm, lgj_key(meta, i)), type_name_(v));
             goto fail;
         }
         sbytes += strlen(lgj_key(meta, i)) + 1 + lgj_strlen(v) + 1;
     }
     if (ntens > INT_MAX || nmeta > INT_MAX) {
         st = lg_fail(err, errlen, LG_ERR_RANGE, "header lists %zu tensors and %zu metadata entries, too many", ntens,
-                   nmeta);
+                     nmeta);
         goto fail;
     }
 
@@ -353,9 +350,9 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         if (far >= 0 && r->begin < ranges[far].end) {
             const st_range *q = &ranges[far];
             st = lg_fail(err, errlen, LG_ERR_FORMAT,
-                       "tensors '%s' [%" PRIu64 ", %" PRIu64 "] and '%s' [%" PRIu64 ", %" PRIu64 "] overlap",
-                       printable_(nm, sizeof nm, s->tensors[q->idx].name), q->begin, q->end,
-                       printable_(nm2, sizeof nm2, s->tensors[r->idx].name), r->begin, r->end);
+                         "tensors '%s' [%" PRIu64 ", %" PRIu64 "] and '%s' [%" PRIu64 ", %" PRIu64 "] overlap",
+                         printable_(nm, sizeof nm, s->tensors[q->idx].name), q->begin, q->end,
+                         printable_(nm2, sizeof nm2, s->tensors[r->idx].name), r->begin, r->end);
             goto fail;
         }
         if (far < 0 || r->end > ranges[far].end) far = (int)i;
@@ -408,7 +405,7 @@ lg_status lg_st_read_file(lg_st **out, const char *path, char *err, size_t errle
     }
     if (sb.st_size < 0 || (uint64_t)sb.st_size > LG_ST_MAX_FILE || (uint64_t)sb.st_size > SIZE_MAX - 1) {
         st = lg_fail(err, errlen, LG_ERR_RANGE, "'%s' is %lld bytes; safetensors files over 4 GiB are not supported",
-                   path, (long long)sb.st_size);
+                     path, (long long)sb.st_size);
         goto fail;
     }
     size_t len = (size_t)sb.st_size;
@@ -454,15 +451,9 @@ void lg_st_free(lg_st *st)
     free(st);
 }
 
-int lg_st_count(const lg_st *st)
-{
-    return st ? st->n : 0;
-}
+int lg_st_count(const lg_st *st) { return st ? st->n : 0; }
 
-const lg_st_tensor *lg_st_get(const lg_st *st, int i)
-{
-    return st && i >= 0 && i < st->n ? &st->tensors[i] : NULL;
-}
+const lg_st_tensor *lg_st_get(const lg_st *st, int i) { return st && i >= 0 && i < st->n ? &st->tensors[i] : NULL; }
 
 const lg_st_tensor *lg_st_find(const lg_st *st, const char *name)
 {
@@ -480,10 +471,7 @@ const char *lg_st_meta(const lg_st *st, const char *key)
     return NULL;
 }
 
-int lg_st_meta_count(const lg_st *st)
-{
-    return st ? st->nmeta : 0;
-}
+int lg_st_meta_count(const lg_st *st) { return st ? st->nmeta : 0; }
 
 void lg_st_meta_get(const lg_st *st, int i, const char **key, const char **value)
 {
@@ -577,10 +565,7 @@ static void sb_u64_(st_sb *b, uint64_t v)
     sb_puts_(b, tmp);
 }
 
-static int strp_cmp_(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+static int strp_cmp_(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 /* The first name occurring twice among names[0..n) (sorted in place), or NULL. */
 static const char *first_dup_(const char **names, size_t n)
@@ -631,23 +616,22 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
         printable_(nm, sizeof nm, x->name);
         if (strlen(x->name) > LG_ST_MAX_NAME || strcmp(x->name, "__metadata__") == 0) {
             st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor name '%s' is reserved or longer than %d bytes", nm,
-                       LG_ST_MAX_NAME);
+                         LG_ST_MAX_NAME);
             goto out;
         }
         if (x->ndim < 0 || x->ndim > LG_ST_MAX_NDIM || (x->ndim && !x->shape)) {
             st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': ndim %d is not in 0..%d (with a shape)", nm,
-                       x->ndim, LG_ST_MAX_NDIM);
+                         x->ndim, LG_ST_MAX_NDIM);
             goto out;
         }
         for (int d = 0; d < x->ndim; d++)
             if (x->shape[d] < 0 || (uint64_t)x->shape[d] > LG_ST_MAX_OFFSET) {
-                st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': dimension %d is %" PRId64, nm, d,
-                           x->shape[d]);
+                st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': dimension %d is %" PRId64, nm, d, x->shape[d]);
                 goto out;
             }
         if (shape_bytes_(x->shape, x->ndim, esize, &nbytes[i]) || nbytes[i] > LG_ST_MAX_OFFSET - total) {
             st = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s': shape %s of %s is too large", nm,
-                       shape_str_(shp, sizeof shp, x->shape, x->ndim), lg_dtype_name(dtype));
+                         shape_str_(shp, sizeof shp, x->shape, x->ndim), lg_dtype_name(dtype));
             goto out;
         }
         if (nbytes[i] && !x->data) {
@@ -710,7 +694,7 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     if (hb.oom) goto nomem;
     if (hb.len > LG_ST_MAX_HEADER) {
         st = lg_fail(err, errlen, LG_ERR_RANGE, "header would be %zu bytes, over the limit of %u", hb.len,
-                   LG_ST_MAX_HEADER);
+                     LG_ST_MAX_HEADER);
         goto out;
     }
     if (total > SIZE_MAX - 8 - hb.len) {

@@ -13,8 +13,7 @@ static const lg_solver_eval *find_eval(const lg_solver_eval *ev, int nev, int so
 {
     const lg_solver_eval *best = NULL;
     for (int i = 0; i < nev; i++)
-        if (ev[i].source == source && ev[i].depth == depth && (!best || ev[i].accuracy > best->accuracy))
-            best = &ev[i];
+        if (ev[i].source == source && ev[i].depth == depth && (!best || ev[i].accuracy > best->accuracy)) best = &ev[i];
     return best;
 }
 

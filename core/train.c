@@ -71,8 +71,8 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
                        o->steps);
     const lg_config *c = &m->cfg;
     int K = c->classes, B = o->batch;
-    if (o->teacher && (o->teacher->cfg.classes != K || o->teacher->cfg.img != c->img ||
-                       o->teacher->cfg.in_chans != c->in_chans))
+    if (o->teacher &&
+        (o->teacher->cfg.classes != K || o->teacher->cfg.img != c->img || o->teacher->cfg.in_chans != c->in_chans))
         return lg_fail(err, errlen, LG_ERR_MISMATCH, "the teacher's input or classes differ from the student's");
     size_t img = (size_t)ds->c * ds->h * ds->w;
     lg_ctx *x = NULL, *tx = NULL;
@@ -122,8 +122,9 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
         int last = step + 1 == o->steps;
         if ((o->log_every > 0 && (step + 1) % o->log_every == 0) || last) {
             double t = now_s();
-            lg_train_progress p = {step + 1, o->steps, epoch, (float)(loss_sum / (double)since), lr,
-                                   (double)since * B / (t - t_last), t - t0, 0.0};
+            lg_train_progress p = {
+                step + 1, o->steps, epoch, (float)(loss_sum / (double)since), lr, (double)since * B / (t - t_last),
+                t - t0,   0.0};
             p.eta_s = (t - t0) / (double)(step + 1) * (double)(o->steps - step - 1);
             loss_sum = 0.0, since = 0, t_last = t;
             if (o->progress && o->progress(o->user, &p)) break;

@@ -25,14 +25,14 @@ typedef struct {
 } block_acts;
 
 typedef struct {
-    int B;                 /* images this shard can hold */
+    int B; /* images this shard can hold */
     float *arena;
     size_t floats;
-    float *cols;           /* (B·Np, C·p·p) patches */
-    float *ptok;           /* (B·Np, D) patch tokens (and their grads) */
-    float **x;             /* residual stream entering block l; x[depth] leaves the last */
-    float *xs;             /* stitched models: tokens leaving block stitch_at-1, before the stitch */
-    block_acts *blk;       /* depth entries when training, 1 otherwise */
+    float *cols;     /* (B·Np, C·p·p) patches */
+    float *ptok;     /* (B·Np, D) patch tokens (and their grads) */
+    float **x;       /* residual stream entering block l; x[depth] leaves the last */
+    float *xs;       /* stitched models: tokens leaving block stitch_at-1, before the stitch */
+    block_acts *blk; /* depth entries when training, 1 otherwise */
     float *pooled, *lnf, *lnf_mean, *lnf_rstd; /* (B,D) (B,D) (B) (B) */
     float *logits, *dlogits;                   /* (B,K) */
     /* backward scratch (training only) */
@@ -409,8 +409,8 @@ lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float
             s->loss += (1.0f - alpha) *
                        lg_cross_entropy(s->dlogits, s->logits, labels + first, n, K, (1.0f - alpha) / (float)B);
         if (teacher)
-            s->loss += alpha * lg_distill_kl(s->dlogits, s->logits, teacher + (size_t)first * K, n, K, tau,
-                                             alpha / (float)B);
+            s->loss +=
+                alpha * lg_distill_kl(s->dlogits, s->logits, teacher + (size_t)first * K, n, K, tau, alpha / (float)B);
         shard_backward(s, x->m, n);
         if (logits) memcpy(logits + (size_t)first * K, s->logits, (size_t)n * K * sizeof *logits);
     }

@@ -93,8 +93,15 @@ int main(int argc, char **argv)
     load(&d_test, 0, dst, P->test_per_class, 2);
 
     /* ancestry: fmnist-small widths, deeper */
-    lg_config ac = {.img = 28, .in_chans = 1, .patch = 4, .dim = 96, .depth = P->anc_depth, .heads = 3, .mlp = 192,
-                    .classes = 5, .pool = LG_POOL_AVG};
+    lg_config ac = {.img = 28,
+                    .in_chans = 1,
+                    .patch = 4,
+                    .dim = 96,
+                    .depth = P->anc_depth,
+                    .heads = 3,
+                    .mlp = 192,
+                    .classes = 5,
+                    .pool = LG_POOL_AVG};
     lg_model *anc;
     if (lg_model_new(&anc, &ac, err, sizeof err) != LG_OK) die("ancestry", err);
     lg_model_init(anc, 1);
@@ -159,8 +166,8 @@ int main(int argc, char **argv)
     }
     fprintf(sum, "ancestry_depth %d\nancestry_acc %.4f\naux_depth %d\naux_acc %.4f\n", ac.depth, anc_acc, gc.depth,
             aux_acc);
-    fprintf(sum, "params_tleg %zu\nparams_inherit %zu\nparams_every_size %zu\nparams_pool %zu\n",
-            lg_gene_params(&tleg), lg_gene_params(&inh), every_size, lg_genepool_params(&pool));
+    fprintf(sum, "params_tleg %zu\nparams_inherit %zu\nparams_every_size %zu\nparams_pool %zu\n", lg_gene_params(&tleg),
+            lg_gene_params(&inh), every_size, lg_genepool_params(&pool));
     for (int i = 0; i < 3; i++) {
         lg_model *m;
         lg_genepool_build(&m, &pool, &pool_cfgs[i], err, sizeof err);
@@ -188,8 +195,8 @@ int main(int argc, char **argv)
                 if (mi == 0) {
                     st = lg_gene_expand(&m, &tleg, depth, 5, 7, err, sizeof err);
                     if (st == LG_OK) lg_model_init_head(m, 7); /* classes 5-9: a new task */
-                }
-                else if (mi == 1) st = lg_gene_expand(&m, &inh, depth, 5, 7, err, sizeof err);
+                } else if (mi == 1)
+                    st = lg_gene_expand(&m, &inh, depth, 5, 7, err, sizeof err);
                 else {
                     lg_config c = ac;
                     c.depth = depth;

@@ -4,8 +4,15 @@
 
 #include "testutil.h"
 
-static const lg_config deit_ti = {.img = 224, .in_chans = 3, .patch = 16, .dim = 192, .depth = 12, .heads = 3,
-                                  .mlp = 768, .classes = 1000, .pool = LG_POOL_TOKEN};
+static const lg_config deit_ti = {.img = 224,
+                                  .in_chans = 3,
+                                  .patch = 16,
+                                  .dim = 192,
+                                  .depth = 12,
+                                  .heads = 3,
+                                  .mlp = 768,
+                                  .classes = 1000,
+                                  .pool = LG_POOL_TOKEN};
 
 START_TEST(flops_of_deit_ti_and_deit_s)
 {

@@ -8,8 +8,15 @@
 
 static lg_model *instance(int dim, int heads, int depth, uint64_t seed)
 {
-    lg_config c = {.img = 8, .in_chans = 1, .patch = 2, .dim = dim, .depth = depth, .heads = heads, .mlp = 2 * dim,
-                   .classes = 4, .pool = LG_POOL_AVG};
+    lg_config c = {.img = 8,
+                   .in_chans = 1,
+                   .patch = 2,
+                   .dim = dim,
+                   .depth = depth,
+                   .heads = heads,
+                   .mlp = 2 * dim,
+                   .classes = 4,
+                   .pool = LG_POOL_AVG};
     lg_model *m;
     char err[256];
     ck_assert_msg(lg_model_new(&m, &c, err, sizeof err) == LG_OK, "%s", err);
@@ -107,10 +114,11 @@ START_TEST(configurations_and_models)
             ck_assert_msg(!memcmp(lg_model_params(m) + t0->offset, lg_model_params(p.inst[cfgs[i].from]) + f0->offset,
                                   t0->numel * 4),
                           "block 0 comes from the narrow instance");
-            const lg_tensor_info *h = lg_model_find(m, "head.weight"), *hw = lg_model_find(p.inst[cfgs[i].to], "head.weight");
-            ck_assert_msg(!memcmp(lg_model_params(m) + h->offset, lg_model_params(p.inst[cfgs[i].to]) + hw->offset,
-                                  h->numel * 4),
-                          "the head comes from the wide instance");
+            const lg_tensor_info *h = lg_model_find(m, "head.weight"),
+                                 *hw = lg_model_find(p.inst[cfgs[i].to], "head.weight");
+            ck_assert_msg(
+                !memcmp(lg_model_params(m) + h->offset, lg_model_params(p.inst[cfgs[i].to]) + hw->offset, h->numel * 4),
+                "the head comes from the wide instance");
         }
         lg_model_free(m);
     }

@@ -6,8 +6,15 @@
 
 #include "testutil.h"
 
-static const lg_config tiny = {.img = 8, .in_chans = 2, .patch = 4, .dim = 8, .depth = 4, .heads = 2, .mlp = 12,
-                               .classes = 3, .pool = LG_POOL_AVG};
+static const lg_config tiny = {.img = 8,
+                               .in_chans = 2,
+                               .patch = 4,
+                               .dim = 8,
+                               .depth = 4,
+                               .heads = 2,
+                               .mlp = 12,
+                               .classes = 3,
+                               .pool = LG_POOL_AVG};
 
 /* A TLEG learngene with every tensor random (θ_B too). */
 static void random_gene(lg_gene *g, const lg_config *c, uint64_t seed)
@@ -46,8 +53,8 @@ START_TEST(expansion_equals_the_formula)
                 snprintf(b_name, sizeof b_name, "blocks.1.%s", name);
                 const float *A = tensor(g.m, a_name), *B = tensor(g.m, b_name);
                 for (size_t j = 0; j < t[i].numel; j++)
-                    ck_assert_msg(p[j] == A[j] + (float)blk / (float)L * B[j], "%s[%zu] at depth %d = θ_A + (%d/%d)·θ_B",
-                                  t[i].name, j, L, blk, L);
+                    ck_assert_msg(p[j] == A[j] + (float)blk / (float)L * B[j],
+                                  "%s[%zu] at depth %d = θ_A + (%d/%d)·θ_B", t[i].name, j, L, blk, L);
             } else {
                 ck_assert_msg(!memcmp(p, tensor(g.m, t[i].name), t[i].numel * 4), "%s copied at depth %d", t[i].name,
                               L);
@@ -114,8 +121,8 @@ START_TEST(tied_gradients_match_finite_differences)
     const lg_tensor_info *t = lg_model_tensors(c.g.m, &n);
     float *p = lg_model_params(c.g.m), *g = lg_model_grads(c.g.m);
     for (int i = 0; i < n; i++) {
-        double worst = lg_test_fd(tied_loss, &c, p + t[i].offset, g + t[i].offset, t[i].numel,
-                                  t[i].numel > 64 ? 5 : 1, 1e-2f, 2e-3, 2e-2, t[i].name);
+        double worst = lg_test_fd(tied_loss, &c, p + t[i].offset, g + t[i].offset, t[i].numel, t[i].numel > 64 ? 5 : 1,
+                                  1e-2f, 2e-3, 2e-2, t[i].name);
         ck_assert_msg(worst <= 1, "tied gradient of %s differs from finite differences (%g)", t[i].name, worst);
     }
     lg_ctx_free(c.x);
@@ -192,8 +199,15 @@ END_TEST
 
 START_TEST(solver_picks_correctly)
 {
-    lg_config fm = {.img = 28, .in_chans = 1, .patch = 4, .dim = 96, .depth = 1, .heads = 3, .mlp = 192,
-                    .classes = 10, .pool = LG_POOL_AVG};
+    lg_config fm = {.img = 28,
+                    .in_chans = 1,
+                    .patch = 4,
+                    .dim = 96,
+                    .depth = 1,
+                    .heads = 3,
+                    .mlp = 192,
+                    .classes = 10,
+                    .pool = LG_POOL_AVG};
     lg_config wide = fm;
     wide.dim = 192, wide.mlp = 384;
     lg_solver_source src[] = {{"narrow", fm, 1, 12}, {"wide", wide, 1, 12}};
@@ -222,7 +236,8 @@ START_TEST(solver_picks_correctly)
     /* depth bounds and params limit */
     b.max_depth = 3;
     ck_assert(lg_solve(&s, src, 2, ev, 4, &b, err, sizeof err) == LG_OK);
-    ck_assert_msg(s.source == 1 && s.depth == 1, "within depth ≤ 3 the wide depth-1 (0.84) beats narrow depth 2 (0.80)");
+    ck_assert_msg(s.source == 1 && s.depth == 1,
+                  "within depth ≤ 3 the wide depth-1 (0.84) beats narrow depth 2 (0.80)");
     b = (lg_budget){.max_params = 400000, .min_dim = 100};
     ck_assert_msg(lg_solve(&s, src, 2, NULL, 0, &b, err, sizeof err) == LG_OK && s.source == 1 && s.params <= 400000,
                   "params budget with a width bound");

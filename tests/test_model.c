@@ -5,8 +5,15 @@
 
 #include "testutil.h"
 
-static const lg_config tiny_token = {.img = 8, .in_chans = 2, .patch = 4, .dim = 8, .depth = 2, .heads = 2,
-                                     .mlp = 12, .classes = 3, .pool = LG_POOL_TOKEN};
+static const lg_config tiny_token = {.img = 8,
+                                     .in_chans = 2,
+                                     .patch = 4,
+                                     .dim = 8,
+                                     .depth = 2,
+                                     .heads = 2,
+                                     .mlp = 12,
+                                     .classes = 3,
+                                     .pool = LG_POOL_TOKEN};
 
 enum { TB = 3 };
 
@@ -139,8 +146,15 @@ END_TEST
 
 START_TEST(init_matches_timm)
 {
-    lg_config cfg = {.img = 28, .in_chans = 1, .patch = 4, .dim = 64, .depth = 2, .heads = 2, .mlp = 128,
-                     .classes = 10, .pool = LG_POOL_TOKEN};
+    lg_config cfg = {.img = 28,
+                     .in_chans = 1,
+                     .patch = 4,
+                     .dim = 64,
+                     .depth = 2,
+                     .heads = 2,
+                     .mlp = 128,
+                     .classes = 10,
+                     .pool = LG_POOL_TOKEN};
     lg_model *m;
     char err[256];
     ck_assert(lg_model_new(&m, &cfg, err, sizeof err) == LG_OK);
@@ -148,7 +162,8 @@ START_TEST(init_matches_timm)
     const lg_param_view *v = lg_model_pview(m);
     double s = 0, ss = 0;
     size_t n = 3 * 64 * 64;
-    for (size_t i = 0; i < n; i++) s += v->blocks[0].qkv_w[i], ss += (double)v->blocks[0].qkv_w[i] * v->blocks[0].qkv_w[i];
+    for (size_t i = 0; i < n; i++)
+        s += v->blocks[0].qkv_w[i], ss += (double)v->blocks[0].qkv_w[i] * v->blocks[0].qkv_w[i];
     double sd = sqrt(ss / n - (s / n) * (s / n));
     ck_assert_msg(fabs(sd - 0.02) < 0.001, "qkv weight std %g, want 0.02", sd);
     ck_assert_msg(v->blocks[1].norm1_w[5] == 1.0f && v->blocks[1].norm1_b[5] == 0.0f, "LayerNorm init (1, 0)");
@@ -175,7 +190,8 @@ START_TEST(adamw_matches_hand_computation)
     ck_assert(lg_model_new(&m, &tiny_token, err, sizeof err) == LG_OK);
     ck_assert(lg_model_enable_training(m) == LG_OK);
     float *p = lg_model_params(m), *g = lg_model_grads(m);
-    const lg_tensor_info *w = lg_model_find(m, "blocks.0.attn.qkv.weight"), *b = lg_model_find(m, "blocks.0.attn.qkv.bias");
+    const lg_tensor_info *w = lg_model_find(m, "blocks.0.attn.qkv.weight"),
+                         *b = lg_model_find(m, "blocks.0.attn.qkv.bias");
     ck_assert(w && w->decay && b && !b->decay);
     lg_adamw_config o;
     lg_adamw_defaults(&o);

@@ -7,8 +7,15 @@
 
 #include "testutil.h"
 
-static const lg_config anc_cfg = {.img = 28, .in_chans = 1, .patch = 7, .dim = 48, .depth = 4, .heads = 3,
-                                  .mlp = 96, .classes = 5, .pool = LG_POOL_AVG};
+static const lg_config anc_cfg = {.img = 28,
+                                  .in_chans = 1,
+                                  .patch = 7,
+                                  .dim = 48,
+                                  .depth = 4,
+                                  .heads = 3,
+                                  .mlp = 96,
+                                  .classes = 5,
+                                  .pool = LG_POOL_AVG};
 
 static void load(lg_dataset *ds, int train, const int *classes, int per_class)
 {

@@ -140,11 +140,9 @@ START_TEST(test_bf16_known)
         {0x7f7fffff, 0x7f80}, /* FLT_MAX rounds to inf */
         {0x7f7f7fff, 0x7f7f}, /* stays finite */
         {0x7f800000, 0x7f80}, /* inf */
-        {0xff800000, 0xff80},
-        {0x00000000, 0x0000},
-        {0x80000000, 0x8000},
-        {0x00008000, 0x0000}, /* float subnormal tie to even = 0 */
-        {0x00018000, 0x0002}, /* subnormal tie to even (up) */
+        {0xff800000, 0xff80}, {0x00000000, 0x0000},
+        {0x80000000, 0x8000}, {0x00008000, 0x0000}, /* float subnormal tie to even = 0 */
+        {0x00018000, 0x0002},                       /* subnormal tie to even (up) */
         {0x00000001, 0x0000},
     };
     for (size_t i = 0; i < sizeof tob / sizeof *tob; i++) {
@@ -178,8 +176,10 @@ static int check_mid_(uint16_t (*to)(float), float (*from)(uint16_t), uint32_t h
     for (int k = 0; k < 3; k++)
         if (got[k] != want[k]) {
             snprintf(msg, n, "%s %a between 0x%04x and 0x%04x -> 0x%04x, expected 0x%04x",
-                     k == 0 ? "midpoint" : "just inside", (double)(k == 0 ? mid : k == 1 ? nextafterf(mid, a)
-                                                                                           : nextafterf(mid, b)),
+                     k == 0 ? "midpoint" : "just inside",
+                     (double)(k == 0   ? mid
+                              : k == 1 ? nextafterf(mid, a)
+                                       : nextafterf(mid, b)),
                      h | s, (h + 1) | s, got[k], want[k]);
             return 1;
         }
@@ -236,8 +236,8 @@ typedef struct {
 
 static void rt_make_(rt_fixture *f)
 {
-    static const char *names[RT_N] = {"blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", "scalar",
-                                      "empty",                    "odd.5",                  "we\"ird\\n\xc3\xa4me\n"};
+    static const char *names[RT_N] = {"blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", "scalar", "empty", "odd.5",
+                                      "we\"ird\\n\xc3\xa4me\n"};
     static const int ndims[RT_N] = {2, 1, 0, 3, 1, 2};
     static const int64_t shapes[RT_N][3] = {{9, 4, 0}, {9, 0, 0}, {0, 0, 0}, {2, 0, 3}, {5, 0, 0}, {3, 7, 0}};
     uint32_t seed = 12345;
@@ -319,8 +319,8 @@ static void rt_check_(const lg_st *st, const rt_fixture *f, lg_dtype dtype, int 
         for (size_t j = 0; j < f->numel[i]; j++) {
             float want = expect_(f->data[i][j], dtype);
             ck_assert_msg(bits_(got[j]) == bits_(want) || (isnan(got[j]) && isnan(want)),
-                          "%s tensor '%s'[%zu]: got %a (0x%08x), want %a (0x%08x)", lg_dtype_name(dtype),
-                          f->in[i].name, j, (double)got[j], bits_(got[j]), (double)want, bits_(want));
+                          "%s tensor '%s'[%zu]: got %a (0x%08x), want %a (0x%08x)", lg_dtype_name(dtype), f->in[i].name,
+                          j, (double)got[j], bits_(got[j]), (double)want, bits_(want));
             if (dtype == LG_F32)
                 ck_assert_msg(bits_(got[j]) == bits_(f->data[i][j]), "F32 is bit-exact: '%s'[%zu]", f->in[i].name, j);
         }
@@ -606,8 +606,7 @@ static const bad_case bad_cases[] = {
     {"short \\u escape", "{\"a\\u12\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0, 0},
     {"invalid UTF-8 in name", "{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0, 0},
     {"overlong UTF-8 in name", "{\"a\xc0\xaf\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0, 0},
-    {"UTF-8 surrogate in name", "{\"a\xed\xa0\x80\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0,
-     0},
+    {"UTF-8 surrogate in name", "{\"a\xed\xa0\x80\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0, 0},
     {"control char in name", "{\"a\tb\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, 0, 0},
     {"leading zero offset", T1("F32", "[1]", "[00,4]"), 4, 0, 0},
     {"NaN dim", T1("F32", "[NaN]", "[0,4]"), 4, 0, 0},
@@ -738,7 +737,7 @@ START_TEST(test_truncations_and_corruptions)
             r ^= r << 13, r ^= r >> 7, r ^= r << 17;
             size_t at = (size_t)(r % (8 + hlen));
             r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-            b[at] = (it & 4) ? (uint8_t)r : (uint8_t)"{}[]\",:0123456789-.e\\u "[r % 24];
+            b[at] = (it & 4) ? (uint8_t)r : (uint8_t) "{}[]\",:0123456789-.e\\u "[r % 24];
         }
         if (lg_st_parse(&st, b, len, 0, err, sizeof err) == LG_OK) {
             accepted++;
@@ -835,8 +834,9 @@ END_TEST
 
 START_TEST(test_json_values)
 {
-    const char *doc = " {\"a\" : [1, 2.5, -3e2, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\\/\\\"\"],\n"
-                      "  \"b\":{}, \"c\":[], \"d\":\"\", \"e\":0, \"f\":-0.0, \"g\":1E+2, \"h\":\"\xe2\x82\xac\"} \r\n\t";
+    const char *doc =
+        " {\"a\" : [1, 2.5, -3e2, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\\/\\\"\"],\n"
+        "  \"b\":{}, \"c\":[], \"d\":\"\", \"e\":0, \"f\":-0.0, \"g\":1E+2, \"h\":\"\xe2\x82\xac\"} \r\n\t";
     lgj_value *v = NULL;
     char err[256] = "";
     ck_assert_msg(lgj_parse(&v, doc, strlen(doc), err, sizeof err) == LG_OK, "%s", err);
@@ -963,12 +963,64 @@ END_TEST
 START_TEST(test_json_rejects)
 {
     static const char *bad[] = {
-        "", "   ", "01", "-01", "00", "1.", ".5", "+1", "-", "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity",
-        "1e999", "-1e999", "[1,]", "[,1]", "[1 2]", "[", "]", "{\"a\":1,}", "{,}", "{\"a\"}", "{\"a\":}", "{a:1}",
-        "{1:2}", "{\"a\":1 \"b\":2}", "{\"a\":1,\"a\":2}", "1 x", "[] []", "{}}", "tru", "nul", "falsey", "True",
-        "'a'", "\"abc", "\"a\\\"", "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\ud800\"", "\"\\ud800\\u0041\"",
-        "\"\\udc00\"", "\"\\u0000\"", "\"a\x01\"", "\"a\nb\"", "\"\xff\"", "\"\xc3\"", "\"\xc0\x80\"",
-        "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\xef\xbb\xbf{}", "[1]\x00", "/* c */ 1", "[1,2]]",
+        "",
+        "   ",
+        "01",
+        "-01",
+        "00",
+        "1.",
+        ".5",
+        "+1",
+        "-",
+        "1e",
+        "1e+",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+        "-1e999",
+        "[1,]",
+        "[,1]",
+        "[1 2]",
+        "[",
+        "]",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{a:1}",
+        "{1:2}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\":1,\"a\":2}",
+        "1 x",
+        "[] []",
+        "{}}",
+        "tru",
+        "nul",
+        "falsey",
+        "True",
+        "'a'",
+        "\"abc",
+        "\"a\\\"",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\u12G4\"",
+        "\"\\ud800\"",
+        "\"\\ud800\\u0041\"",
+        "\"\\udc00\"",
+        "\"\\u0000\"",
+        "\"a\x01\"",
+        "\"a\nb\"",
+        "\"\xff\"",
+        "\"\xc3\"",
+        "\"\xc0\x80\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\xef\xbb\xbf{}",
+        "[1]\x00",
+        "/* c */ 1",
+        "[1,2]]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         size_t len = strlen(bad[i]);
@@ -1045,7 +1097,4 @@ static Suite *safetensors_suite(void)
     return s;
 }
 
-int main(void)
-{
-    return lg_test_run(safetensors_suite());
-}
+int main(void) { return lg_test_run(safetensors_suite()); }

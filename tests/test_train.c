@@ -6,8 +6,15 @@
 
 #include "testutil.h"
 
-static const lg_config small = {.img = 28, .in_chans = 1, .patch = 7, .dim = 32, .depth = 2, .heads = 2, .mlp = 64,
-                                .classes = 10, .pool = LG_POOL_AVG};
+static const lg_config small = {.img = 28,
+                                .in_chans = 1,
+                                .patch = 7,
+                                .dim = 32,
+                                .depth = 2,
+                                .heads = 2,
+                                .mlp = 64,
+                                .classes = 10,
+                                .pool = LG_POOL_AVG};
 
 typedef struct {
     float first, last;
