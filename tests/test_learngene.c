@@ -175,6 +175,7 @@ START_TEST(learngene_files_round_trip)
                   "second from top = second-to-last ancestry block");
     ck_assert_msg(memcmp(tensor(d, "blocks.0.attn.qkv.weight"), tensor(anc, "blocks.0.attn.qkv.weight"), 24 * 8 * 4),
                   "lower blocks are fresh");
+    lg_model_free(d);
     ck_assert_msg(lg_gene_expand(&d, &h, 1, 3, 6, err, sizeof err) == LG_ERR_RANGE, "depth below k refused");
     ck_assert_msg(strstr(err, "depth 1"), "message names the depth: %s", err);
     lg_model_free(d);
