@@ -18,7 +18,9 @@ static const char pool_help[] =
     "  --depth N          instance depth (default: the ancestry's)\n"
     "  --heads N          attention heads of every instance (default 3; must divide each width)\n"
     "  --mlp-ratio N      MLP size = N × width (default 2)\n"
-    "  --calib N          calibration images for the stitches (default 100)\n" CLI_TRAIN_HELP;
+    "  --calib N          calibration images for the stitches (default 100)\n"
+    "  --finetune N       then fine-tune the whole pool N steps, a random configuration per step\n"
+    "                     (0.5·CE + 0.5·KD; default 0)\n" CLI_TRAIN_HELP;
 
 /* The evaluation key of a configuration in the pool's metadata. */
 void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genepool_cfg *c)
@@ -31,7 +33,7 @@ void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genep
 
 int cmd_pool_train(int argc, char **argv)
 {
-    enum { O_ANCESTRY = CLI_O_FIRST_OWN, O_WIDTHS, O_DEPTH, O_HEADS, O_RATIO, O_CALIB };
+    enum { O_ANCESTRY = CLI_O_FIRST_OWN, O_WIDTHS, O_DEPTH, O_HEADS, O_RATIO, O_CALIB, O_FINETUNE };
     static const struct option opts[] = {CLI_TRAIN_OPTIONS,
                                          {"ancestry", required_argument, 0, O_ANCESTRY},
                                          {"widths", required_argument, 0, O_WIDTHS},
@@ -39,12 +41,13 @@ int cmd_pool_train(int argc, char **argv)
                                          {"heads", required_argument, 0, O_HEADS},
                                          {"mlp-ratio", required_argument, 0, O_RATIO},
                                          {"calib", required_argument, 0, O_CALIB},
+                                         {"finetune", required_argument, 0, O_FINETUNE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     cli_train_args a;
     cli_train_args_init(&a);
     const char *anc_path = NULL, *widths = NULL;
-    long depth = 0, heads = 3, ratio = 2, calib = 100;
+    long depth = 0, heads = 3, ratio = 2, calib = 100, finetune = 0;
     int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -58,6 +61,7 @@ int cmd_pool_train(int argc, char **argv)
         case O_HEADS: bad = cli_long("--heads", optarg, 1, LG_MAX_HEADS, &heads); break;
         case O_RATIO: bad = cli_long("--mlp-ratio", optarg, 1, 16, &ratio); break;
         case O_CALIB: bad = cli_long("--calib", optarg, 1, 100000, &calib); break;
+        case O_FINETUNE: bad = cli_long("--finetune", optarg, 0, 100000000, &finetune); break;
         case 'h': fputs(pool_help, stdout); return CLI_OK;
         default: fputs(pool_help, stderr); return CLI_USAGE;
         }
@@ -125,6 +129,15 @@ int cmd_pool_train(int argc, char **argv)
     if (lg_genepool_init_stitches(&pool, train.images, ncal, a.o.threads, err, sizeof err) != LG_OK) {
         fprintf(stderr, "learngene pool-train: %s\n", err);
         goto out;
+    }
+    if (finetune) {
+        lg_train_opts ft = a.o;
+        ft.steps = finetune, ft.opt.warmup_steps = finetune / 20;
+        fprintf(stderr, "fine-tuning the pool %ld steps, a random configuration per step\n", finetune);
+        if (lg_genepool_train(&pool, &train, &ft, err, sizeof err) != LG_OK) {
+            fprintf(stderr, "learngene pool-train: %s\n", err);
+            goto out;
+        }
     }
     int ncfg = lg_genepool_configs(&pool, NULL, 0);
     lg_genepool_cfg *cfgs = calloc((size_t)ncfg, sizeof *cfgs);

@@ -28,6 +28,30 @@ float lg_lr_at(const lg_adamw_config *o, long step)
     return o->min_lr + (o->lr - o->min_lr) * (float)(0.5 * (1.0 + cos(M_PI * t)));
 }
 
+void lg_adamw_update(float *p, const float *g, float *mm, float *vv, size_t n, float lr, float wd, float gscale, long t,
+                     const lg_adamw_config *o)
+{
+    float b1 = o->beta1, b2 = o->beta2;
+    float c1 = 1.0f - powf(b1, (float)(t + 1)), c2 = 1.0f - powf(b2, (float)(t + 1));
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * gscale;
+        mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
+        vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
+        float mhat = mm[i] / c1, vhat = vv[i] / c2;
+        p[i] -= lr * (mhat / (sqrtf(vhat) + o->eps) + wd * p[i]);
+    }
+}
+
+void lg_adamw_model(lg_model *m, const lg_adamw_config *o, float lr, float gscale, long t)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const lg_tensor_info *ti = &m->tensors[i];
+        size_t off = ti->offset;
+        lg_adamw_update(m->params + off, m->grads + off, m->adam_m + off, m->adam_v + off, ti->numel, lr,
+                        ti->decay ? o->weight_decay : 0.0f, gscale, t, o);
+    }
+}
+
 lg_status lg_adamw_step(lg_model *m, const lg_adamw_config *o, long step, float *lr_out)
 {
     if (!m->grads) return LG_ERR_INVALID;
@@ -40,20 +64,6 @@ lg_status lg_adamw_step(lg_model *m, const lg_adamw_config *o, long step, float 
         double norm = sqrt(ss);
         if (norm > o->clip_norm) gscale = (float)(o->clip_norm / norm);
     }
-    float b1 = o->beta1, b2 = o->beta2;
-    float c1 = 1.0f - powf(b1, (float)(step + 1)), c2 = 1.0f - powf(b2, (float)(step + 1));
-    for (int t = 0; t < m->ntensors; t++) {
-        const lg_tensor_info *ti = &m->tensors[t];
-        float wd = ti->decay ? o->weight_decay : 0.0f;
-        float *p = m->params + ti->offset, *g = m->grads + ti->offset;
-        float *mm = m->adam_m + ti->offset, *vv = m->adam_v + ti->offset;
-        for (size_t i = 0; i < ti->numel; i++) {
-            float gi = g[i] * gscale;
-            mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
-            vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
-            float mhat = mm[i] / c1, vhat = vv[i] / c2;
-            p[i] -= lr * (mhat / (sqrtf(vhat) + o->eps) + wd * p[i]);
-        }
-    }
+    lg_adamw_model(m, o, lr, gscale, step);
     return LG_OK;
 }

@@ -119,11 +119,45 @@ lg_status lg_genepool_config(lg_config *out, const lg_genepool *p, const lg_gene
     return LG_OK;
 }
 
-/* Copies src's tensor `name` into dst's tensor of the same name. */
-static void copy_tensor(lg_model *dst, const lg_model *src, const char *name)
+/* Which instance a tensor of a configuration's model comes from: the front
+ * (narrow) instance for the embedding and blocks before the stitch, the back
+ * (wide) one for later blocks, the final norm and the head. */
+static const lg_model *source_of(const lg_genepool *p, const lg_genepool_cfg *c, const char *name)
 {
-    const lg_tensor_info *d = lg_model_find(dst, name), *s = lg_model_find(src, name);
-    memcpy(dst->params + d->offset, src->params + s->offset, d->numel * sizeof(float));
+    int blk = -1;
+    sscanf(name, "blocks.%d.", &blk);
+    int tail = !strncmp(name, "head.", 5) || !strncmp(name, "norm.", 5) || !strncmp(name, "fc_norm.", 8);
+    return (blk >= 0 && c->at && blk >= c->at) || (tail && c->at) ? p->inst[c->to] : p->inst[c->from];
+}
+
+/* Moves values between a configuration's model m and the pool: params
+ * pool → m (to_model), or m's grads added into the instances' grads and
+ * the stitch gradient buffer sgrad (w then b) (from model). */
+static void route(lg_model *m, const lg_genepool *p, const lg_genepool_cfg *c, int to_model, float *sgrad)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const lg_tensor_info *t = &m->tensors[i];
+        if (!strncmp(t->name, "stitch.", 7)) continue;
+        lg_model *src = (lg_model *)source_of(p, c, t->name);
+        const lg_tensor_info *s = lg_model_find(src, t->name);
+        if (to_model) {
+            memcpy(m->params + t->offset, src->params + s->offset, t->numel * sizeof(float));
+        } else {
+            float *g = src->grads + s->offset;
+            const float *d = m->grads + t->offset;
+            for (size_t j = 0; j < t->numel; j++) g[j] += d[j];
+        }
+    }
+    if (!c->at) return;
+    const lg_stitch *st = find_stitch(p, c->from, c->to, c->at);
+    size_t nw = (size_t)m->cfg.dim2 * (size_t)m->cfg.dim, nb = (size_t)m->cfg.dim2;
+    if (to_model) {
+        memcpy(m->pv.stitch_w, st->w, nw * sizeof(float));
+        memcpy(m->pv.stitch_b, st->b, nb * sizeof(float));
+    } else {
+        memcpy(sgrad, m->gv.stitch_w, nw * sizeof(float));
+        memcpy(sgrad + nw, m->gv.stitch_b, nb * sizeof(float));
+    }
 }
 
 lg_status lg_genepool_build(lg_model **out, const lg_genepool *p, const lg_genepool_cfg *c, char *err, size_t errlen)
@@ -132,24 +166,105 @@ lg_status lg_genepool_build(lg_model **out, const lg_genepool *p, const lg_genep
     lg_config cfg;
     lg_status st = lg_genepool_config(&cfg, p, c, err, errlen);
     if (st != LG_OK) return st;
-    lg_model *m;
-    if ((st = lg_model_new(&m, &cfg, err, errlen)) != LG_OK) return st;
-    const lg_model *front = p->inst[c->from], *back = p->inst[c->at ? c->to : c->from];
-    for (int i = 0; i < m->ntensors; i++) {
-        const char *name = m->tensors[i].name;
-        int blk = -1;
-        if (!strncmp(name, "stitch.", 7)) continue;
-        sscanf(name, "blocks.%d.", &blk);
-        int is_head = !strncmp(name, "head.", 5) || !strncmp(name, "norm.", 5) || !strncmp(name, "fc_norm.", 8);
-        copy_tensor(m, (blk >= 0 && c->at && blk >= c->at) || is_head ? back : front, name);
-    }
-    if (c->at) {
-        const lg_stitch *s = find_stitch(p, c->from, c->to, c->at);
-        memcpy(m->pv.stitch_w, s->w, (size_t)cfg.dim2 * cfg.dim * sizeof(float));
-        memcpy(m->pv.stitch_b, s->b, (size_t)cfg.dim2 * sizeof(float));
-    }
-    *out = m;
+    if ((st = lg_model_new(out, &cfg, err, errlen)) != LG_OK) return st;
+    route(*out, p, c, 1, NULL);
     return LG_OK;
+}
+
+/* A configuration's model and training context, built on first use. */
+typedef struct {
+    lg_model *m;
+    lg_ctx *x;
+} config_run;
+
+lg_status lg_genepool_train(lg_genepool *p, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen)
+{
+    lg_status st = lg_check_dataset(p->inst[0], ds, err, errlen);
+    if (st != LG_OK) return st;
+    if (o->batch < 1 || o->steps < 1)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "batch (%d) and steps (%ld) must be at least 1", o->batch,
+                       o->steps);
+    int ncfg = lg_genepool_configs(p, NULL, 0), B = o->batch, K = p->inst[0]->cfg.classes;
+    size_t img = (size_t)ds->c * ds->h * ds->w, smax = 0;
+    for (int i = 0; i < p->nstitch; i++) {
+        size_t n = (size_t)p->inst[p->stitches[i].to]->cfg.dim * ((size_t)p->inst[p->stitches[i].from]->cfg.dim + 1);
+        smax = n > smax ? n : smax;
+    }
+    lg_genepool_cfg *cfgs = calloc((size_t)ncfg, sizeof *cfgs);
+    config_run *runs = calloc((size_t)ncfg, sizeof *runs);
+    long *inst_t = calloc((size_t)p->n, sizeof *inst_t), *stitch_t = calloc((size_t)p->nstitch + 1, sizeof *stitch_t);
+    float **moments = calloc((size_t)p->nstitch + 1, sizeof *moments); /* per stitch: m | v, (w then b) */
+    float *sgrad = malloc((smax + 1) * sizeof *sgrad), *images = malloc((size_t)B * img * sizeof *images);
+    float *teacher_logits = o->teacher ? malloc((size_t)B * K * sizeof(float)) : NULL;
+    int *labels = malloc((size_t)B * sizeof *labels);
+    lg_ctx *tx = NULL;
+    lg_batcher bt;
+    lg_status bst = lg_batcher_init(&bt, ds, o->seed, o->hflip);
+    if (!cfgs || !runs || !inst_t || !stitch_t || !moments || !sgrad || !images || !labels || bst != LG_OK ||
+        (o->teacher && !teacher_logits)) {
+        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for pool training");
+        goto out;
+    }
+    lg_genepool_configs(p, cfgs, ncfg);
+    for (int i = 0; i < p->n; i++)
+        if (lg_model_enable_training(p->inst[i]) != LG_OK) {
+            st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for optimizer state");
+            goto out;
+        }
+    if (o->teacher && (st = lg_ctx_new(&tx, (lg_model *)o->teacher, B, o->threads, 0, err, errlen)) != LG_OK) goto out;
+    lg_adamw_config opt = o->opt;
+    opt.total_steps = o->steps;
+    lg_loss_spec ls = {teacher_logits, o->alpha, o->tau};
+    lg_rng pick;
+    lg_rng_seed(&pick, o->seed ^ 0x5eed);
+    lg_progress_clock clock;
+    lg_progress_start(&clock);
+    for (long step = 0; step < o->steps; step++) {
+        lg_batcher_next(&bt, images, labels, B);
+        if (tx) lg_forward(tx, teacher_logits, images, B);
+        int ci = (int)lg_rng_below(&pick, (uint32_t)ncfg);
+        const lg_genepool_cfg *c = &cfgs[ci];
+        config_run *r = &runs[ci];
+        if (!r->m) {
+            if ((st = lg_genepool_build(&r->m, p, c, err, errlen)) != LG_OK) goto out;
+            if ((st = lg_ctx_new(&r->x, r->m, B, o->threads, 1, err, errlen)) != LG_OK) goto out;
+        } else {
+            route(r->m, p, c, 1, NULL); /* the instances moved since this configuration last ran */
+        }
+        float loss, lr = lg_lr_at(&opt, step);
+        lg_model_zero_grad(r->m);
+        lg_forward_backward(r->x, &loss, NULL, images, labels, B, o->teacher ? &ls : NULL);
+        lg_model_zero_grad(p->inst[c->from]);
+        if (c->at) lg_model_zero_grad(p->inst[c->to]);
+        route(r->m, p, c, 0, sgrad);
+        lg_adamw_model(p->inst[c->from], &opt, lr, 1.0f, inst_t[c->from]++);
+        if (c->at) {
+            lg_adamw_model(p->inst[c->to], &opt, lr, 1.0f, inst_t[c->to]++);
+            lg_stitch *sp = find_stitch(p, c->from, c->to, c->at);
+            int si = (int)(sp - p->stitches);
+            size_t nw = (size_t)r->m->cfg.dim2 * (size_t)r->m->cfg.dim, nb = (size_t)r->m->cfg.dim2;
+            if (!moments[si] && !(moments[si] = calloc(2 * (nw + nb), sizeof(float)))) {
+                st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for optimizer state");
+                goto out;
+            }
+            float *mw = moments[si], *vw = mw + nw + nb;
+            lg_adamw_update(sp->w, sgrad, mw, vw, nw, lr, opt.weight_decay, 1.0f, stitch_t[si], &opt);
+            lg_adamw_update(sp->b, sgrad + nw, mw + nw, vw + nw, nb, lr, 0.0f, 1.0f, stitch_t[si], &opt);
+            stitch_t[si]++;
+        }
+        if (lg_progress_step(&clock, o, step, bt.epoch, loss, lr)) break;
+    }
+out:
+    for (int i = 0; runs && i < ncfg; i++) {
+        lg_ctx_free(runs[i].x);
+        lg_model_free(runs[i].m);
+    }
+    for (int i = 0; moments && i < p->nstitch; i++) free(moments[i]);
+    lg_batcher_free(&bt);
+    lg_ctx_free(tx);
+    free(cfgs), free(runs), free(inst_t), free(stitch_t), free(moments), free(sgrad), free(images), free(labels);
+    free(teacher_logits);
+    return st;
 }
 
 lg_status lg_stitch_lstsq(float *w, float *b, const float *X, const float *Y, size_t rows, int din, int dout, char *err,

@@ -46,6 +46,38 @@ lg_status lg_train_loop(lg_model *run, const lg_dataset *ds, const lg_train_opts
  * contiguously in every buffer of the model's layout. */
 void lg_model_block_range(const lg_model *m, int i, size_t *offset, size_t *len);
 
+/* AdamW on n values with an explicit learning rate, weight decay, gradient
+ * scale and bias-correction step t (0-based); and on every tensor of m. */
+void lg_adamw_update(float *p, const float *g, float *mm, float *vv, size_t n, float lr, float wd, float gscale, long t,
+                     const lg_adamw_config *o);
+void lg_adamw_model(lg_model *m, const lg_adamw_config *o, float lr, float gscale, long t);
+
+/* Mini-batches of a dataset: reshuffled every epoch, optional random
+ * horizontal flips, seeded. */
+typedef struct {
+    const lg_dataset *ds;
+    int *order;
+    int pos, epoch, hflip;
+    lg_rng rng;
+} lg_batcher;
+
+lg_status lg_batcher_init(lg_batcher *b, const lg_dataset *ds, uint64_t seed, int hflip);
+void lg_batcher_next(lg_batcher *b, float *images, int *labels, int n);
+void lg_batcher_free(lg_batcher *b);
+/* Checks that ds fits model m (image shape, labels within its classes). */
+lg_status lg_check_dataset(const lg_model *m, const lg_dataset *ds, char *err, size_t errlen);
+
+/* Progress bookkeeping shared by the training loops. */
+typedef struct {
+    double t0, t_last, loss_sum;
+    long since;
+} lg_progress_clock;
+
+void lg_progress_start(lg_progress_clock *c);
+/* Adds a step's loss; every log_every steps (and at the last) reports to
+ * o->progress. Returns non-zero when the callback asks to stop. */
+int lg_progress_step(lg_progress_clock *c, const lg_train_opts *o, long step, int epoch, float loss, float lr);
+
 /* Copies every non-block tensor of the same name and size from src_buf (in
  * src's layout) to dst_buf (in dst's layout). */
 void lg_copy_shared(lg_model *dst, const lg_model *src, const float *src_buf, float *dst_buf);

@@ -430,6 +430,11 @@ lg_status lg_genepool_init_stitches(lg_genepool *p, const float *images, int n, 
 /* One least-squares fit: X (rows, din), Y (rows, dout) → w (dout, din), b (dout). */
 lg_status lg_stitch_lstsq(float *w, float *b, const float *X, const float *Y, size_t rows, int din, int dout, char *err,
                           size_t errlen);
+/* Fine-tunes the whole pool (the paper's last stage): each step trains one
+ * configuration drawn uniformly at random with loss (1-alpha)·CE +
+ * alpha·KD from o->teacher (the paper uses 0.5 / 0.5), its gradients flowing
+ * into the instances and the stitch it uses; AdamW updates only those. */
+lg_status lg_genepool_train(lg_genepool *p, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen);
 /* Parameters stored by the pool (instances and stitches). */
 size_t lg_genepool_params(const lg_genepool *p);
 /* Files: instances.{name}.<tensor>, stitches.{from}.{k}.{to}.{k}.weight/bias,

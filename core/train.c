@@ -28,7 +28,7 @@ void lg_train_defaults(lg_train_opts *o)
     o->log_every = 50;
 }
 
-static lg_status check_dataset(const lg_model *m, const lg_dataset *ds, char *err, size_t errlen)
+lg_status lg_check_dataset(const lg_model *m, const lg_dataset *ds, char *err, size_t errlen)
 {
     const lg_config *c = &m->cfg;
     if (ds->n < 1) return lg_fail(err, errlen, LG_ERR_INVALID, "the dataset is empty");
@@ -53,6 +53,62 @@ static void copy_image(float *dst, const float *src, int c, int h, int w, int fl
         for (int x = 0; x < w; x++) dst[(size_t)r * w + x] = src[(size_t)r * w + (w - 1 - x)];
 }
 
+lg_status lg_batcher_init(lg_batcher *b, const lg_dataset *ds, uint64_t seed, int hflip)
+{
+    memset(b, 0, sizeof *b);
+    b->ds = ds;
+    b->order = malloc((size_t)ds->n * sizeof *b->order);
+    b->pos = ds->n; /* forces a shuffle before the first batch */
+    b->hflip = hflip;
+    lg_rng_seed(&b->rng, seed);
+    return b->order ? LG_OK : LG_ERR_NOMEM;
+}
+
+void lg_batcher_free(lg_batcher *b) { free(b->order); }
+
+void lg_batcher_next(lg_batcher *b, float *images, int *labels, int n)
+{
+    const lg_dataset *ds = b->ds;
+    size_t img = (size_t)ds->c * ds->h * ds->w;
+    for (int i = 0; i < n; i++) {
+        if (b->pos == ds->n) {
+            for (int k = 0; k < ds->n; k++) b->order[k] = k;
+            for (int k = ds->n - 1; k > 0; k--) {
+                int j = (int)lg_rng_below(&b->rng, (uint32_t)k + 1), t = b->order[k];
+                b->order[k] = b->order[j], b->order[j] = t;
+            }
+            b->pos = 0;
+            b->epoch++;
+        }
+        int r = b->order[b->pos++];
+        int flip = b->hflip && (lg_rng_next(&b->rng) >> 63);
+        copy_image(images + (size_t)i * img, ds->images + (size_t)r * img, ds->c, ds->h, ds->w, flip);
+        labels[i] = ds->labels[r];
+    }
+}
+
+void lg_progress_start(lg_progress_clock *c)
+{
+    memset(c, 0, sizeof *c);
+    c->t0 = c->t_last = now_s();
+}
+
+int lg_progress_step(lg_progress_clock *c, const lg_train_opts *o, long step, int epoch, float loss, float lr)
+{
+    c->loss_sum += loss;
+    c->since++;
+    int last = step + 1 == o->steps;
+    if (!((o->log_every > 0 && (step + 1) % o->log_every == 0) || last)) return 0;
+    double t = now_s();
+    lg_train_progress p = {step + 1,  o->steps,
+                           epoch,     (float)(c->loss_sum / (double)c->since),
+                           lr,        (double)c->since * o->batch / (t - c->t_last),
+                           t - c->t0, 0.0};
+    p.eta_s = (t - c->t0) / (double)(step + 1) * (double)(o->steps - step - 1);
+    c->loss_sum = 0.0, c->since = 0, c->t_last = t;
+    return o->progress && o->progress(o->user, &p);
+}
+
 lg_status lg_train(lg_model *m, const lg_dataset *ds, const lg_train_opts *o, char *err, size_t errlen)
 {
     return lg_train_loop(m, ds, o, NULL, err, errlen);
@@ -64,7 +120,7 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
     lg_model *owner = h && h->owner ? h->owner : m; /* the model AdamW updates */
     if (owner != m && lg_model_enable_training(owner) != LG_OK)
         return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for gradients and optimizer state");
-    lg_status st = check_dataset(m, ds, err, errlen);
+    lg_status st = lg_check_dataset(m, ds, err, errlen);
     if (st != LG_OK) return st;
     if (o->batch < 1 || o->steps < 1)
         return lg_fail(err, errlen, LG_ERR_INVALID, "batch (%d) and steps (%ld) must be at least 1", o->batch,
@@ -76,10 +132,12 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
         return lg_fail(err, errlen, LG_ERR_MISMATCH, "the teacher's input or classes differ from the student's");
     size_t img = (size_t)ds->c * ds->h * ds->w;
     lg_ctx *x = NULL, *tx = NULL;
+    lg_batcher bt;
     float *images = malloc((size_t)B * img * sizeof *images);
     float *teacher_logits = o->teacher ? malloc((size_t)B * K * sizeof(float)) : NULL;
-    int *labels = malloc((size_t)B * sizeof *labels), *order = malloc((size_t)ds->n * sizeof *order);
-    if (!images || !labels || !order || (o->teacher && !teacher_logits)) {
+    int *labels = malloc((size_t)B * sizeof *labels);
+    lg_status bst = lg_batcher_init(&bt, ds, o->seed, o->hflip);
+    if (!images || !labels || bst != LG_OK || (o->teacher && !teacher_logits)) {
         st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for a batch of %d", B);
         goto out;
     }
@@ -87,29 +145,11 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
     if (o->teacher && (st = lg_ctx_new(&tx, (lg_model *)o->teacher, B, o->threads, 0, err, errlen)) != LG_OK) goto out;
     lg_adamw_config opt = o->opt;
     opt.total_steps = o->steps;
-    lg_rng rng;
-    lg_rng_seed(&rng, o->seed);
-    int pos = ds->n; /* forces a shuffle before the first batch */
-    int epoch = 0;
     lg_loss_spec ls = {teacher_logits, o->alpha, o->tau};
-    double t0 = now_s(), t_last = t0, loss_sum = 0.0;
-    long since = 0;
+    lg_progress_clock clock;
+    lg_progress_start(&clock);
     for (long step = 0; step < o->steps; step++) {
-        for (int b = 0; b < B; b++) {
-            if (pos == ds->n) {
-                for (int i = 0; i < ds->n; i++) order[i] = i;
-                for (int i = ds->n - 1; i > 0; i--) {
-                    int j = (int)lg_rng_below(&rng, (uint32_t)i + 1), t = order[i];
-                    order[i] = order[j], order[j] = t;
-                }
-                pos = 0;
-                epoch++;
-            }
-            int r = order[pos++];
-            int flip = o->hflip && (lg_rng_next(&rng) >> 63);
-            copy_image(images + (size_t)b * img, ds->images + (size_t)r * img, ds->c, ds->h, ds->w, flip);
-            labels[b] = ds->labels[r];
-        }
+        lg_batcher_next(&bt, images, labels, B);
         if (tx) lg_forward(tx, teacher_logits, images, B);
         float loss, lr;
         if (h && h->before_step) h->before_step(h->user);
@@ -117,33 +157,22 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
         lg_forward_backward(x, &loss, NULL, images, labels, B, o->teacher ? &ls : NULL);
         if (h && h->after_backward) h->after_backward(h->user);
         lg_adamw_step(owner, &opt, step, &lr);
-        loss_sum += loss;
-        since++;
-        int last = step + 1 == o->steps;
-        if ((o->log_every > 0 && (step + 1) % o->log_every == 0) || last) {
-            double t = now_s();
-            lg_train_progress p = {
-                step + 1, o->steps, epoch, (float)(loss_sum / (double)since), lr, (double)since * B / (t - t_last),
-                t - t0,   0.0};
-            p.eta_s = (t - t0) / (double)(step + 1) * (double)(o->steps - step - 1);
-            loss_sum = 0.0, since = 0, t_last = t;
-            if (o->progress && o->progress(o->user, &p)) break;
-        }
+        if (lg_progress_step(&clock, o, step, bt.epoch, loss, lr)) break;
     }
 out:
+    lg_batcher_free(&bt);
     lg_ctx_free(x);
     lg_ctx_free(tx);
     free(images);
     free(teacher_logits);
     free(labels);
-    free(order);
     return st;
 }
 
 lg_status lg_evaluate(lg_model *m, const lg_dataset *ds, int batch, int threads, double *accuracy, double *loss,
                       char *err, size_t errlen)
 {
-    lg_status st = check_dataset(m, ds, err, errlen);
+    lg_status st = lg_check_dataset(m, ds, err, errlen);
     if (st != LG_OK) return st;
     int K = m->cfg.classes, B = batch < ds->n ? batch : ds->n;
     size_t img = (size_t)ds->c * ds->h * ds->w;

@@ -48,8 +48,9 @@ grep -q "^depth       2" "$tmp/out" && ok "solver picks the evaluated best" || b
 expect 1 "solve below the smallest model" "$lg" solve --flops 1000 "$tmp/tleg.st"
 grep -q "smallest reachable" "$tmp/err" && ok "message names the smallest budget" || bad "solve: $(cat "$tmp/err")"
 expect 0 "pool-train widths 16,32" "$lg" pool-train --ancestry "$tmp/anc.st" --widths 16,32 --heads 2 \
-    -o "$tmp/pool.st" --steps 10 --per-class 30 --batch 16 --calib 20
+    -o "$tmp/pool.st" --steps 10 --per-class 30 --batch 16 --calib 20 --finetune 8
 grep -q "^d16.1.d32 " "$tmp/out" && ok "pool-train evaluates stitched configurations" || bad "pool-train: $(cat "$tmp/out")"
+grep -q "fine-tuning the pool 8 steps" "$tmp/err" && ok "pool-train fine-tunes the pool" || bad "pool-train: $(cat "$tmp/err")"
 expect 0 "info on a pool" "$lg" info "$tmp/pool.st"
 grep -q "pool        2 instances, 2 stitches" "$tmp/out" && ok "info describes the pool" || bad "info: $(cat "$tmp/out")"
 pool_acc=$(sed -n 's/^config      d16.2.d32 .*accuracy //p' "$tmp/out")

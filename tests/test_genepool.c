@@ -167,6 +167,62 @@ START_TEST(mismatched_instances_are_refused)
 }
 END_TEST
 
+/* Mean cross-entropy of every configuration of the pool on ds. */
+static void config_losses(double *loss, const lg_genepool *p, const lg_dataset *ds, int ncfg)
+{
+    lg_genepool_cfg cfgs[16];
+    char err[256];
+    lg_genepool_configs(p, cfgs, 16);
+    for (int i = 0; i < ncfg; i++) {
+        lg_model *m;
+        double acc;
+        ck_assert(lg_genepool_build(&m, p, &cfgs[i], err, sizeof err) == LG_OK);
+        ck_assert(lg_evaluate(m, ds, 250, 2, &acc, &loss[i], err, sizeof err) == LG_OK);
+        lg_model_free(m);
+    }
+}
+
+START_TEST(pool_training_improves_every_configuration)
+{
+    char err[512];
+    lg_dataset ds = {0};
+    ck_assert_msg(lg_fmnist_load(&ds, lg_test_fmnist_dir(), 1, err, sizeof err) == LG_OK, "%s", err);
+    ck_assert(lg_dataset_per_class(&ds, 50, 10, 1) == LG_OK);
+    lg_model *inst[2];
+    for (int i = 0; i < 2; i++) {
+        lg_config c = {.img = 28,
+                       .in_chans = 1,
+                       .patch = 7,
+                       .dim = 16 * (i + 1),
+                       .depth = 3,
+                       .heads = 2,
+                       .mlp = 32 * (i + 1),
+                       .classes = 10,
+                       .pool = LG_POOL_AVG};
+        ck_assert(lg_model_new(&inst[i], &c, err, sizeof err) == LG_OK);
+        lg_model_init(inst[i], 10 + (uint64_t)i);
+    }
+    const char *names[2] = {"a", "b"};
+    lg_genepool p;
+    ck_assert(lg_genepool_new(&p, inst, names, 2, err, sizeof err) == LG_OK);
+    ck_assert(lg_genepool_init_stitches(&p, ds.images, 100, 2, err, sizeof err) == LG_OK);
+    int ncfg = lg_genepool_configs(&p, NULL, 0);
+    ck_assert(ncfg == 4);
+    double before[4], after[4];
+    config_losses(before, &p, &ds, ncfg);
+    lg_train_opts o;
+    lg_train_defaults(&o);
+    o.batch = 32, o.steps = 300, o.threads = 2, o.log_every = 0, o.opt.lr = 2e-3f, o.opt.warmup_steps = 10;
+    ck_assert_msg(lg_genepool_train(&p, &ds, &o, err, sizeof err) == LG_OK, "%s", err);
+    config_losses(after, &p, &ds, ncfg);
+    for (int i = 0; i < ncfg; i++) printf("configuration %d: loss %.3f -> %.3f\n", i, before[i], after[i]);
+    for (int i = 0; i < ncfg; i++)
+        ck_assert_msg(after[i] < 0.85 * before[i], "configuration %d learned (%.3f -> %.3f)", i, before[i], after[i]);
+    lg_genepool_free(&p);
+    lg_dataset_free(&ds);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("genepool");
@@ -174,6 +230,8 @@ int main(void)
     tcase_add_test(t, least_squares_stitch_beats_random);
     tcase_add_test(t, configurations_and_models);
     tcase_add_test(t, mismatched_instances_are_refused);
+    tcase_add_test(t, pool_training_improves_every_configuration);
+    tcase_set_timeout(t, 300);
     suite_add_tcase(s, t);
     return lg_test_run(s);
 }
