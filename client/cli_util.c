@@ -138,14 +138,14 @@ int cli_load_fmnist(lg_dataset *ds, const char *dir, int train, const char *clas
             list[ncls++] = (int)v;
         }
         free(copy);
-        if (ncls == 0 || lg_dataset_filter(ds, list, ncls, 1) != LG_OK) {
-            fprintf(stderr, "learngene: --labels '%s' is not a list of distinct classes 0-9\n", classes);
+        if (ncls == 0 || lg_dataset_filter(ds, list, ncls, 1, err, sizeof err) != LG_OK) {
+            fprintf(stderr, "learngene: --labels '%s': %s\n", classes, ncls ? err : "no classes given");
             lg_dataset_free(ds);
             return -1;
         }
     }
-    if (per_class > 0 && lg_dataset_per_class(ds, (int)per_class, ncls, seed) != LG_OK) {
-        fprintf(stderr, "learngene: cannot sample %ld images per class\n", per_class);
+    if (per_class > 0 && lg_dataset_per_class(ds, (int)per_class, ncls, seed, err, sizeof err) != LG_OK) {
+        fprintf(stderr, "learngene: --per-class %ld: %s\n", per_class, err);
         lg_dataset_free(ds);
         return -1;
     }

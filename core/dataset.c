@@ -159,24 +159,25 @@ static const ds_class *ds_class_find(const ds_class *sorted, int nclasses, int l
     return bsearch(&key, sorted, (size_t)nclasses, sizeof key, ds_class_cmp);
 }
 
-lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, int relabel)
+lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, int relabel, char *err, size_t errlen)
 {
     lg_status s = LG_OK;
     ds_class *sorted = NULL;
     unsigned char *keep = NULL;
 
-    if (!ds_valid(ds) || !classes || nclasses <= 0) return LG_ERR_INVALID;
+    if (!ds_valid(ds) || !classes || nclasses <= 0)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "a class filter needs a dataset and at least one class");
     sorted = malloc((size_t)nclasses * sizeof *sorted);
     keep = malloc(ds->n > 0 ? (size_t)ds->n : 1);
     if (!sorted || !keep) {
-        s = LG_ERR_NOMEM;
+        s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory filtering %d rows", ds->n);
         goto out;
     }
     for (int k = 0; k < nclasses; k++) sorted[k] = (ds_class){classes[k], k};
     qsort(sorted, (size_t)nclasses, sizeof *sorted, ds_class_cmp);
     for (int k = 1; k < nclasses; k++) {
         if (sorted[k].label == sorted[k - 1].label) {
-            s = LG_ERR_INVALID; /* a class listed twice */
+            s = lg_fail(err, errlen, LG_ERR_INVALID, "class %d is listed twice", sorted[k].label);
             goto out;
         }
     }
@@ -187,7 +188,7 @@ lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, in
         kept += keep[i];
     }
     if (kept == 0) {
-        s = LG_ERR_INVALID; /* no row has any of the classes: nothing to train on */
+        s = lg_fail(err, errlen, LG_ERR_INVALID, "no row has any of the %d classes asked for", nclasses);
         goto out;
     }
     ds_compact(ds, keep, kept);
@@ -201,16 +202,20 @@ out:
     return s;
 }
 
-lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed)
+lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed, char *err, size_t errlen)
 {
     lg_status s = LG_OK;
     int *start = NULL, *order = NULL, *fill = NULL;
     unsigned char *keep = NULL;
 
-    if (!ds_valid(ds) || n <= 0 || nclasses <= 0) return LG_ERR_INVALID;
-    if (nclasses > LG_MAX_CLASSES) return LG_ERR_RANGE;
+    if (!ds_valid(ds) || n <= 0 || nclasses <= 0)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "per-class sampling needs a dataset, n ≥ 1 and classes ≥ 1");
+    if (nclasses > LG_MAX_CLASSES)
+        return lg_fail(err, errlen, LG_ERR_RANGE, "%d classes; at most %d are supported", nclasses, LG_MAX_CLASSES);
     for (int i = 0; i < ds->n; i++) {
-        if (ds->labels[i] < 0 || ds->labels[i] >= nclasses) return LG_ERR_INVALID;
+        if (ds->labels[i] < 0 || ds->labels[i] >= nclasses)
+            return lg_fail(err, errlen, LG_ERR_INVALID, "label %d at row %d is outside the %d classes", ds->labels[i],
+                           i, nclasses);
     }
     if (ds->n == 0) return LG_OK;
 
@@ -219,7 +224,7 @@ lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t see
     order = malloc((size_t)ds->n * sizeof *order);
     keep = calloc((size_t)ds->n, 1);
     if (!start || !fill || !order || !keep) {
-        s = LG_ERR_NOMEM;
+        s = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory sampling %d rows", ds->n);
         goto out;
     }
 

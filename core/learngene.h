@@ -512,11 +512,13 @@ lg_status lg_idx_parse(lg_idx *out, const uint8_t *buf, size_t len, char *err, s
 lg_status lg_dataset_from_idx(lg_dataset *ds, const lg_idx *images, const lg_idx *labels, float mean, float std,
                               char *err, size_t errlen);
 void lg_dataset_free(lg_dataset *ds);
-/* Keeps only rows whose label is in classes[0..nclasses), relabelled to the
- * index within classes when relabel != 0. */
-lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, int relabel);
-/* Keeps the first-after-shuffle n rows of every class (seeded). */
-lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed);
+/* Keeps only rows whose label is in classes[0..nclasses) (distinct), relabelled
+ * to the index within classes when relabel != 0. A filter that keeps no row
+ * is an error; on error the dataset is unchanged. */
+lg_status lg_dataset_filter(lg_dataset *ds, const int *classes, int nclasses, int relabel, char *err, size_t errlen);
+/* Keeps the first-after-shuffle n rows of every class (seeded; all rows of a
+ * class with fewer), in their original order. Labels must be < nclasses. */
+lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t seed, char *err, size_t errlen);
 
 /* Reads a whole file into a malloc'd *buf (the caller frees it; NULL and
  * *len 0 on failure), gunzipping it when it starts with the gzip magic

@@ -43,8 +43,8 @@ static void load(lg_dataset *ds, int train, const int *classes, int per_class, u
 {
     char err[512];
     if (lg_fmnist_load(ds, NULL, train, err, sizeof err) != LG_OK) die("Fashion-MNIST", err);
-    if (lg_dataset_filter(ds, classes, 5, 1) != LG_OK) die("filter", "classes");
-    if (per_class && lg_dataset_per_class(ds, per_class, 5, seed) != LG_OK) die("per-class", "sampling");
+    if (lg_dataset_filter(ds, classes, 5, 1, NULL, 0) != LG_OK) die("filter", "classes");
+    if (per_class && lg_dataset_per_class(ds, per_class, 5, seed, NULL, 0) != LG_OK) die("per-class", "sampling");
 }
 
 static void base_opts(lg_train_opts *o, long steps)

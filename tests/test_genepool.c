@@ -187,7 +187,7 @@ START_TEST(pool_training_improves_every_configuration)
     char err[512];
     lg_dataset ds = {0};
     ck_assert_msg(lg_fmnist_load(&ds, lg_test_fmnist_dir(), 1, err, sizeof err) == LG_OK, "%s", err);
-    ck_assert(lg_dataset_per_class(&ds, 50, 10, 1) == LG_OK);
+    ck_assert(lg_dataset_per_class(&ds, 50, 10, 1, NULL, 0) == LG_OK);
     lg_model *inst[2];
     for (int i = 0; i < 2; i++) {
         lg_config c = {.img = 28,

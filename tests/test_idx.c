@@ -330,7 +330,7 @@ START_TEST(test_filter)
     load_fmnist(&full, 1);
     load_fmnist(&ds, 1);
 
-    lg_status s = lg_dataset_filter(&ds, upper, 5, 1);
+    lg_status s = lg_dataset_filter(&ds, upper, 5, 1, NULL, 0);
     ck_assert_msg(s == LG_OK, "filter to 5..9: %s", lg_strerror(s));
     ck_assert_msg(ds.n == 30000, "filter to 5..9 kept %d rows, expected 30000", ds.n);
     count_labels(&ds, counts, 5);
@@ -350,24 +350,27 @@ START_TEST(test_filter)
     /* Without relabelling, in another order: labels stay 7 and 5. */
     static const int two[2] = {7, 5};
     load_fmnist(&ds, 1);
-    s = lg_dataset_filter(&ds, two, 2, 0);
+    s = lg_dataset_filter(&ds, two, 2, 0, NULL, 0);
     ck_assert_msg(s == LG_OK && ds.n == 12000, "filter {7,5}: %s, %d rows, expected 12000", lg_strerror(s), ds.n);
     for (int i = 0; i < ds.n; i++)
         ck_assert_msg(ds.labels[i] == 5 || ds.labels[i] == 7, "row %d label %d", i, ds.labels[i]);
     /* Relabelled by position in classes[]: 7 → 0, 5 → 1. */
-    s = lg_dataset_filter(&ds, two, 2, 1);
+    s = lg_dataset_filter(&ds, two, 2, 1, NULL, 0);
     ck_assert_msg(s == LG_OK && ds.n == 12000 && ds.labels[0] == 0 && ds.labels[1] == 1,
                   "relabel {7,5}: first labels %d %d, expected 0 1 (were 7 5)", ds.labels[0], ds.labels[1]);
 
     /* Refused, and the dataset is left as it was. */
     static const int dup[3] = {0, 1, 0};
     static const int none[1] = {42};
-    ck_assert_msg(lg_dataset_filter(&ds, two, 0, 1) == LG_ERR_INVALID, "nclasses 0 must be refused");
-    ck_assert_msg(lg_dataset_filter(&ds, two, -1, 1) == LG_ERR_INVALID, "nclasses -1 must be refused");
-    ck_assert_msg(lg_dataset_filter(&ds, NULL, 2, 1) == LG_ERR_INVALID, "classes NULL must be refused");
-    ck_assert_msg(lg_dataset_filter(&ds, dup, 3, 1) == LG_ERR_INVALID, "duplicate classes must be refused");
-    ck_assert_msg(lg_dataset_filter(&ds, none, 1, 1) == LG_ERR_INVALID, "a filter keeping no rows must be refused");
-    ck_assert_msg(lg_dataset_filter(NULL, two, 2, 1) == LG_ERR_INVALID, "ds NULL must be refused");
+    ck_assert_msg(lg_dataset_filter(&ds, two, 0, 1, NULL, 0) == LG_ERR_INVALID, "nclasses 0 must be refused");
+    ck_assert_msg(lg_dataset_filter(&ds, two, -1, 1, NULL, 0) == LG_ERR_INVALID, "nclasses -1 must be refused");
+    ck_assert_msg(lg_dataset_filter(&ds, NULL, 2, 1, NULL, 0) == LG_ERR_INVALID, "classes NULL must be refused");
+    char why[256] = "";
+    ck_assert_msg(lg_dataset_filter(&ds, dup, 3, 1, why, sizeof why) == LG_ERR_INVALID && strstr(why, "listed twice"),
+                  "duplicate classes must be refused with a message: %s", why);
+    ck_assert_msg(lg_dataset_filter(&ds, none, 1, 1, NULL, 0) == LG_ERR_INVALID,
+                  "a filter keeping no rows must be refused");
+    ck_assert_msg(lg_dataset_filter(NULL, two, 2, 1, NULL, 0) == LG_ERR_INVALID, "ds NULL must be refused");
     ck_assert_msg(ds.n == 12000 && ds.labels[0] == 0 && ds.labels[1] == 1,
                   "refused filters must leave the dataset unchanged");
     lg_dataset_free(&ds);
@@ -384,9 +387,9 @@ START_TEST(test_per_class)
     load_fmnist(&b, 1);
     load_fmnist(&c, 1);
 
-    ck_assert_msg(lg_dataset_per_class(&a, 10, 10, 1234) == LG_OK, "per_class(10) seed 1234");
-    ck_assert_msg(lg_dataset_per_class(&b, 10, 10, 1234) == LG_OK, "per_class(10) seed 1234 again");
-    ck_assert_msg(lg_dataset_per_class(&c, 10, 10, 99) == LG_OK, "per_class(10) seed 99");
+    ck_assert_msg(lg_dataset_per_class(&a, 10, 10, 1234, NULL, 0) == LG_OK, "per_class(10) seed 1234");
+    ck_assert_msg(lg_dataset_per_class(&b, 10, 10, 1234, NULL, 0) == LG_OK, "per_class(10) seed 1234 again");
+    ck_assert_msg(lg_dataset_per_class(&c, 10, 10, 99, NULL, 0) == LG_OK, "per_class(10) seed 99");
     ck_assert_msg(a.n == 100, "per_class(10) kept %d rows, expected 100", a.n);
     count_labels(&a, counts, 10);
     for (int k = 0; k < 10; k++) ck_assert_msg(counts[k] == 10, "class %d has %d rows, expected 10", k, counts[k]);
@@ -396,24 +399,26 @@ START_TEST(test_per_class)
     assert_ordered_subset(&c, &full);
 
     /* Asking for more than a class has keeps all of it. */
-    ck_assert_msg(lg_dataset_per_class(&b, 50, 10, 7) == LG_OK && datasets_equal(&a, &b),
+    ck_assert_msg(lg_dataset_per_class(&b, 50, 10, 7, NULL, 0) == LG_OK && datasets_equal(&a, &b),
                   "per_class(50) of 10 per class must keep everything, in order");
 
     /* After filtering to 5..9 (relabelled), 100 per class of 5 classes. */
     static const int upper[5] = {5, 6, 7, 8, 9};
     lg_dataset_free(&c);
     load_fmnist(&c, 1);
-    ck_assert_msg(lg_dataset_filter(&c, upper, 5, 1) == LG_OK, "filter 5..9");
-    ck_assert_msg(lg_dataset_per_class(&c, 100, 5, 0) == LG_OK && c.n == 500, "per_class(100) of 5 classes: %d rows",
-                  c.n);
+    ck_assert_msg(lg_dataset_filter(&c, upper, 5, 1, NULL, 0) == LG_OK, "filter 5..9");
+    ck_assert_msg(lg_dataset_per_class(&c, 100, 5, 0, NULL, 0) == LG_OK && c.n == 500,
+                  "per_class(100) of 5 classes: %d rows", c.n);
     count_labels(&c, counts, 5);
     for (int k = 0; k < 5; k++) ck_assert_msg(counts[k] == 100, "class %d has %d rows, expected 100", k, counts[k]);
 
     /* Refused, dataset unchanged: labels outside [0, nclasses), bad n. */
-    ck_assert_msg(lg_dataset_per_class(&a, 10, 9, 1) == LG_ERR_INVALID, "label 9 with nclasses 9 must be refused");
-    ck_assert_msg(lg_dataset_per_class(&a, 0, 10, 1) == LG_ERR_INVALID, "n 0 must be refused");
-    ck_assert_msg(lg_dataset_per_class(&a, 10, 0, 1) == LG_ERR_INVALID, "nclasses 0 must be refused");
-    ck_assert_msg(lg_dataset_per_class(NULL, 10, 10, 1) == LG_ERR_INVALID, "ds NULL must be refused");
+    char why2[256] = "";
+    ck_assert_msg(lg_dataset_per_class(&a, 10, 9, 1, why2, sizeof why2) == LG_ERR_INVALID && strstr(why2, "label 9"),
+                  "label 9 with nclasses 9 must be refused with a message: %s", why2);
+    ck_assert_msg(lg_dataset_per_class(&a, 0, 10, 1, NULL, 0) == LG_ERR_INVALID, "n 0 must be refused");
+    ck_assert_msg(lg_dataset_per_class(&a, 10, 0, 1, NULL, 0) == LG_ERR_INVALID, "nclasses 0 must be refused");
+    ck_assert_msg(lg_dataset_per_class(NULL, 10, 10, 1, NULL, 0) == LG_ERR_INVALID, "ds NULL must be refused");
     ck_assert_msg(datasets_equal(&a, &b), "refused per_class calls must leave the dataset unchanged");
     lg_dataset_free(&a);
     lg_dataset_free(&b);

@@ -21,8 +21,8 @@ static void load(lg_dataset *ds, int train, const int *classes, int per_class)
 {
     char err[512];
     ck_assert_msg(lg_fmnist_load(ds, lg_test_fmnist_dir(), train, err, sizeof err) == LG_OK, "%s", err);
-    ck_assert(lg_dataset_filter(ds, classes, 5, 1) == LG_OK);
-    if (per_class) ck_assert(lg_dataset_per_class(ds, per_class, 5, 7) == LG_OK);
+    ck_assert(lg_dataset_filter(ds, classes, 5, 1, NULL, 0) == LG_OK);
+    if (per_class) ck_assert(lg_dataset_per_class(ds, per_class, 5, 7, NULL, 0) == LG_OK);
 }
 
 static double train_eval(lg_model *m, const lg_dataset *train, const lg_dataset *test, long steps)

@@ -33,7 +33,7 @@ static void load(lg_dataset *ds, int train, int per_class)
 {
     char err[512];
     ck_assert_msg(lg_fmnist_load(ds, lg_test_fmnist_dir(), train, err, sizeof err) == LG_OK, "%s", err);
-    if (per_class) ck_assert(lg_dataset_per_class(ds, per_class, 10, 3) == LG_OK);
+    if (per_class) ck_assert(lg_dataset_per_class(ds, per_class, 10, 3, NULL, 0) == LG_OK);
 }
 
 START_TEST(loss_falls_and_accuracy_beats_chance)
