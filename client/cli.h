@@ -29,6 +29,8 @@ void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genep
  * naming the option and return -1. */
 int cli_long(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
+/* --dtype F32|F16|BF16, with a message when it is none of them. */
+int cli_dtype(const char *s, lg_dtype *out);
 
 /* Model shape: a preset name ("fmnist-ti", "fmnist-small", "deit-ti",
  * "deit-s") and per-field overrides, applied by cli_shape_option. */

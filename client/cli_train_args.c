@@ -38,10 +38,7 @@ int cli_train_arg(cli_train_args *a, int code, const char *arg)
     case CLI_O_SEED: bad = cli_long("--seed", arg, 0, 0x7fffffff, &a->seed); break;
     case CLI_O_LOG: bad = cli_long("--log-every", arg, 0, 100000000, &v), o->log_every = (int)v; break;
     case CLI_O_EVAL: a->eval = 1; break;
-    case CLI_O_DTYPE:
-        if ((bad = lg_dtype_parse(arg, &a->dtype) != 0))
-            fprintf(stderr, "learngene: --dtype must be F32, F16 or BF16, got '%s'\n", arg);
-        break;
+    case CLI_O_DTYPE: bad = cli_dtype(arg, &a->dtype); break;
     default: return 0;
     }
     return bad ? -1 : 1;

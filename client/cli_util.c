@@ -33,6 +33,13 @@ int cli_double(const char *opt, const char *s, double lo, double hi, double *out
     return 0;
 }
 
+int cli_dtype(const char *s, lg_dtype *out)
+{
+    if (!lg_dtype_parse(s, out)) return 0;
+    fprintf(stderr, "learngene: --dtype must be F32, F16 or BF16, got '%s'\n", s);
+    return -1;
+}
+
 static const struct {
     const char *name;
     lg_config c;

@@ -149,10 +149,7 @@ int cmd_inherit(int argc, char **argv)
         else if (c == 'k') {
             if (cli_long("--layers", optarg, 1, LG_MAX_DEPTH, &k)) return CLI_USAGE;
         } else if (c == 'd') {
-            if (lg_dtype_parse(optarg, &dtype)) {
-                fprintf(stderr, "learngene: --dtype must be F32, F16 or BF16\n");
-                return CLI_USAGE;
-            }
+            if (cli_dtype(optarg, &dtype)) return CLI_USAGE;
         } else {
             fputs(help, c == 'h' ? stdout : stderr);
             return c == 'h' ? CLI_OK : CLI_USAGE;
@@ -206,9 +203,7 @@ int cmd_expand(int argc, char **argv)
         case 'L': bad = cli_long("--depth", optarg, 1, LG_MAX_DEPTH, &depth); break;
         case 'K': bad = cli_long("--classes", optarg, 1, LG_MAX_CLASSES, &classes); break;
         case 's': bad = cli_long("--seed", optarg, 0, 0x7fffffff, &seed); break;
-        case 'd':
-            if ((bad = lg_dtype_parse(optarg, &dtype) != 0)) fprintf(stderr, "learngene: bad --dtype '%s'\n", optarg);
-            break;
+        case 'd': bad = cli_dtype(optarg, &dtype); break;
         case 'o': out = optarg; break;
         case 'n': new_task = 1; break;
         default: fputs(help, c == 'h' ? stdout : stderr); return c == 'h' ? CLI_OK : CLI_USAGE;

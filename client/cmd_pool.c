@@ -222,10 +222,7 @@ int cmd_stitch(int argc, char **argv)
         else if (c == 'k') {
             if (cli_long("--at", optarg, 1, LG_MAX_DEPTH, &at)) return CLI_USAGE;
         } else if (c == 'd') {
-            if (lg_dtype_parse(optarg, &dtype)) {
-                fprintf(stderr, "learngene: --dtype must be F32, F16 or BF16\n");
-                return CLI_USAGE;
-            }
+            if (cli_dtype(optarg, &dtype)) return CLI_USAGE;
         } else {
             fputs(help, c == 'h' ? stdout : stderr);
             return c == 'h' ? CLI_OK : CLI_USAGE;
