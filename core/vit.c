@@ -342,25 +342,10 @@ static int active_shards(const lg_ctx *x, int B)
     return (B + per - 1) / per;
 }
 
-lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B)
-{
-    if (B < 1 || B > x->max_batch) return LG_ERR_RANGE;
-    const lg_config *c = &x->m->cfg;
-    size_t img = (size_t)c->in_chans * c->img * c->img;
-    int S = active_shards(x, B);
-    lg_blas_threads(S > 1 ? 1 : x->threads);
-#pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
-    for (int i = 0; i < S; i++) {
-        int first, n;
-        shard_range(x, i, B, &first, &n);
-        shard *s = &x->sh[i];
-        shard_forward(s, x->m, images + (size_t)first * img, n, x->training, c->depth);
-        memcpy(logits + (size_t)first * c->classes, s->logits, (size_t)n * c->classes * sizeof *logits);
-    }
-    return LG_OK;
-}
-
-lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B, int block)
+/* Runs the first `block` blocks on every shard (all of them and the head
+ * when logits), then gathers the logits (B,K) or the tokens entering
+ * `block` (B,T,width) into out. */
+static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, int block, int logits)
 {
     const lg_config *c = &x->m->cfg;
     if (B < 1 || B > x->max_batch || block < 0 || block > c->depth) return LG_ERR_RANGE;
@@ -368,6 +353,7 @@ lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B
     int d, h, mm;
     lg_config_block(c, block < c->depth ? block : c->depth - 1, &d, &h, &mm);
     if (block == c->depth) d = lg_config_out_dim(c);
+    size_t row = logits ? (size_t)c->classes : T * (size_t)d; /* floats per image in out */
     int S = active_shards(x, B);
     lg_blas_threads(S > 1 ? 1 : x->threads);
 #pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
@@ -376,10 +362,20 @@ lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
         shard_forward(s, x->m, images + (size_t)first * img, n, x->training, block);
-        const float *src = x->training ? s->x[block] : s->x[block % 2];
-        memcpy(tokens + (size_t)first * T * d, src, (size_t)n * T * d * sizeof *tokens);
+        const float *src = logits ? s->logits : x->training ? s->x[block] : s->x[block % 2];
+        memcpy(out + (size_t)first * row, src, (size_t)n * row * sizeof *out);
     }
     return LG_OK;
+}
+
+lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B)
+{
+    return forward_to(x, logits, images, B, x->m->cfg.depth, 1);
+}
+
+lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B, int block)
+{
+    return forward_to(x, tokens, images, B, block, 0);
 }
 
 lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float *images, const int *labels, int B,
