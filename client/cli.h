@@ -113,6 +113,11 @@ void cli_train_args_finish(cli_train_args *a, int n_images);
 /* Prints the test-set accuracy of m on the classes in labels (NULL: all). */
 int cli_report_accuracy(lg_model *m, const cli_train_args *a, const char *labels);
 
+/* The ancestry model at path and the classes it was trained on (its
+ * "labels" metadata; all ten when absent) into labels[0..n). Prints why and
+ * returns -1 on failure. */
+int cli_load_ancestry(lg_model **m, char *labels, size_t n, const char *path);
+
 /* One progress line: step, loss, lr, img/s, ETA. */
 void cli_print_progress(FILE *f, const lg_train_progress *p);
 

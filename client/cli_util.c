@@ -159,6 +159,21 @@ int cli_load_fmnist(lg_dataset *ds, const char *dir, int train, const char *clas
     return ncls;
 }
 
+int cli_load_ancestry(lg_model **m, char *labels, size_t n, const char *path)
+{
+    char err[512];
+    lg_st *st = NULL;
+    if (lg_st_read_file(&st, path, err, sizeof err) != LG_OK || lg_model_from_st(m, st, err, sizeof err) != LG_OK) {
+        fprintf(stderr, "learngene: --ancestry %s: %s\n", path, err);
+        lg_st_free(st);
+        return -1;
+    }
+    const char *l = lg_st_meta(st, "labels");
+    snprintf(labels, n, "%s", l ? l : "0,1,2,3,4,5,6,7,8,9");
+    lg_st_free(st);
+    return 0;
+}
+
 void cli_print_progress(FILE *f, const lg_train_progress *p)
 {
     long eta = (long)(p->eta_s + 0.5);

@@ -8,22 +8,6 @@
 
 #include "cli.h"
 
-/* The ancestry model and the classes it was trained on (its "labels"). */
-static int load_ancestry(lg_model **m, char *labels, size_t n, const char *path)
-{
-    char err[512];
-    lg_st *st = NULL;
-    if (lg_st_read_file(&st, path, err, sizeof err) != LG_OK || lg_model_from_st(m, st, err, sizeof err) != LG_OK) {
-        fprintf(stderr, "learngene: --ancestry %s: %s\n", path, err);
-        lg_st_free(st);
-        return -1;
-    }
-    const char *l = lg_st_meta(st, "labels");
-    snprintf(labels, n, "%s", l ? l : "0,1,2,3,4,5,6,7,8,9");
-    lg_st_free(st);
-    return 0;
-}
-
 static const char tleg_help[] =
     "usage: learngene tleg-train --ancestry MODEL -o GENE [OPTIONS]\n"
     "Distils a TLEG learngene (θ_A, θ_B per block tensor) from an ancestry model through\n"
@@ -80,7 +64,7 @@ int cmd_tleg_train(int argc, char **argv)
     lg_dataset train = {0};
     char labels[256], err[512];
     int rc = CLI_FAIL;
-    if (load_ancestry(&anc, labels, sizeof labels, anc_path)) goto out;
+    if (cli_load_ancestry(&anc, labels, sizeof labels, anc_path)) goto out;
     if (!a.labels) a.labels = labels;
     lg_config cfg = *lg_model_config(anc);
     if (dim) cfg.dim = (int)dim, cfg.mlp = 4 * (int)dim;
@@ -163,7 +147,7 @@ int cmd_inherit(int argc, char **argv)
     lg_gene g = {0};
     char labels[256], err[512];
     int rc = CLI_FAIL;
-    if (load_ancestry(&anc, labels, sizeof labels, anc_path)) goto out;
+    if (cli_load_ancestry(&anc, labels, sizeof labels, anc_path)) goto out;
     if (lg_gene_inherit(&g, anc, (int)k, err, sizeof err) != LG_OK) {
         fprintf(stderr, "learngene inherit: %s\n", err);
         rc = CLI_USAGE;

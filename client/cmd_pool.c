@@ -77,13 +77,7 @@ int cmd_pool_train(int argc, char **argv)
     char labels[256], err[512], names[LG_GENEPOOL_MAX][LG_GENEPOOL_NAME];
     const char *name_ptr[LG_GENEPOOL_MAX];
     int rc = CLI_FAIL, n = 0;
-    lg_st *st = NULL;
-    if (lg_st_read_file(&st, anc_path, err, sizeof err) != LG_OK ||
-        lg_model_from_st(&anc, st, err, sizeof err) != LG_OK) {
-        fprintf(stderr, "learngene pool-train: --ancestry %s: %s\n", anc_path, err);
-        goto out;
-    }
-    snprintf(labels, sizeof labels, "%s", lg_st_meta(st, "labels") ? lg_st_meta(st, "labels") : "0,1,2,3,4,5,6,7,8,9");
+    if (cli_load_ancestry(&anc, labels, sizeof labels, anc_path)) goto out;
     if (!a.labels) a.labels = labels;
     char wbuf[256], *save = NULL;
     snprintf(wbuf, sizeof wbuf, "%s", widths);
@@ -178,7 +172,6 @@ out:
     for (int i = 0; i < n; i++) lg_model_free(inst[i]);
     lg_genepool_free(&pool);
     lg_model_free(anc);
-    lg_st_free(st);
     lg_dataset_free(&train);
     lg_dataset_free(&test);
     return rc;
