@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "autoconfig.h"
 #include "cli.h"
 
 static const struct {

@@ -236,12 +236,20 @@ fail:
     return s;
 }
 
+/* Reads all of f (named `what` in messages), gunzipping gzip data. */
+static lg_status stream_read(uint8_t **buf, size_t *len, FILE *f, const char *what, size_t cap, char *err,
+                             size_t errlen)
+{
+    uint8_t head[2];
+    size_t hlen = fread(head, 1, sizeof head, f);
+    if (hlen < sizeof head && ferror(f)) return lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", what, strerror(errno));
+    if (hlen == 2 && head[0] == 0x1f && head[1] == 0x8b)
+        return file_read_gzip(buf, len, f, head, hlen, what, cap, err, errlen);
+    return file_read_raw(buf, len, f, head, hlen, what, cap, err, errlen);
+}
+
 lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap, char *err, size_t errlen)
 {
-    lg_status s;
-    uint8_t head[2];
-    size_t hlen;
-
     if (buf) *buf = NULL;
     if (len) *len = 0;
     if (!buf || !len || !path)
@@ -249,15 +257,22 @@ lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap,
 
     FILE *f = fopen(path, "rb");
     if (!f) return lg_fail(err, errlen, LG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    lg_status s = stream_read(buf, len, f, path, cap, err, errlen);
+    fclose(f);
+    return s;
+}
 
-    hlen = fread(head, 1, sizeof head, f);
-    if (hlen < sizeof head && ferror(f)) {
-        s = lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    } else if (hlen == 2 && head[0] == 0x1f && head[1] == 0x8b) {
-        s = file_read_gzip(buf, len, f, head, hlen, path, cap, err, errlen);
-    } else {
-        s = file_read_raw(buf, len, f, head, hlen, path, cap, err, errlen);
-    }
+lg_status lg_bytes_read(uint8_t **buf, size_t *len, const uint8_t *in, size_t inlen, const char *what, size_t cap,
+                        char *err, size_t errlen)
+{
+    if (buf) *buf = NULL;
+    if (len) *len = 0;
+    if (!buf || !len || (!in && inlen) || !what)
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_bytes_read: buf, len, in and what must not be NULL");
+    if (inlen == 0) return lg_fail(err, errlen, LG_ERR_FORMAT, "%s is empty", what);
+    FILE *f = fmemopen((void *)in, inlen, "rb");
+    if (!f) return lg_fail(err, errlen, LG_ERR_NOMEM, "cannot read %s: %s", what, strerror(errno));
+    lg_status s = stream_read(buf, len, f, what, cap, err, errlen);
     fclose(f);
     return s;
 }

@@ -149,6 +149,10 @@ const lg_tensor_info *lg_model_find(const lg_model *m, const char *name);
 const lg_param_view *lg_model_pview(const lg_model *m);
 const lg_param_view *lg_model_gview(const lg_model *m);
 float *lg_model_grads(lg_model *m);
+/* AdamW's first and second moments (lg_model_nparams floats each, same
+ * layout as the parameters), for checkpoints; NULL before training is
+ * enabled. */
+lg_status lg_model_adam_state(lg_model *m, float **first, float **second);
 lg_status lg_model_enable_training(lg_model *m);
 void lg_model_zero_grad(lg_model *m);
 
@@ -246,6 +250,10 @@ typedef struct {
      * (the model keeps what it has learned so far). */
     int (*progress)(void *user, const lg_train_progress *p);
     void *user;
+    /* Resume: the run starts at this step of the `steps` planned (the
+     * schedule and the data order continue where a run stopped; restore
+     * the parameters and lg_model_adam_state first). 0 = from the start. */
+    long start_step;
 } lg_train_opts;
 
 /* Sensible defaults: batch 64, 1 thread, AdamW defaults, 5% warm-up, log every 50. */
@@ -525,6 +533,10 @@ lg_status lg_dataset_per_class(lg_dataset *ds, int n, int nclasses, uint64_t see
  * (multi-member streams are joined, other trailing bytes are an error);
  * refuses files whose (uncompressed) size exceeds cap bytes. */
 lg_status lg_file_read(uint8_t **buf, size_t *len, const char *path, size_t cap, char *err, size_t errlen);
+/* The same for bytes in memory (an upload): a copy, gunzipped when the
+ * bytes are gzip; `what` names them in messages. */
+lg_status lg_bytes_read(uint8_t **buf, size_t *len, const uint8_t *in, size_t inlen, const char *what, size_t cap,
+                        char *err, size_t errlen);
 /* Loads an image IDX file and a label IDX file (raw or .gz). */
 lg_status lg_dataset_load(lg_dataset *ds, const char *images_path, const char *labels_path, float mean, float std,
                           char *err, size_t errlen);

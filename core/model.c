@@ -174,6 +174,13 @@ lg_status lg_model_enable_training(lg_model *m)
     return LG_OK;
 }
 
+lg_status lg_model_adam_state(lg_model *m, float **first, float **second)
+{
+    *first = m->adam_m;
+    *second = m->adam_v;
+    return m->grads ? LG_OK : LG_ERR_INVALID;
+}
+
 void lg_model_zero_grad(lg_model *m)
 {
     if (m->grads) memset(m->grads, 0, m->n * sizeof *m->grads);

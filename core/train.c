@@ -104,7 +104,7 @@ int lg_progress_step(lg_progress_clock *c, const lg_train_opts *o, long step, in
                            epoch,     (float)(c->loss_sum / (double)c->since),
                            lr,        (double)c->since * o->batch / (t - c->t_last),
                            t - c->t0, 0.0};
-    p.eta_s = (t - c->t0) / (double)(step + 1) * (double)(o->steps - step - 1);
+    p.eta_s = (t - c->t0) / (double)(step + 1 - o->start_step) * (double)(o->steps - step - 1);
     c->loss_sum = 0.0, c->since = 0, c->t_last = t;
     return o->progress && o->progress(o->user, &p);
 }
@@ -148,7 +148,14 @@ lg_status lg_train_loop(lg_model *m, const lg_dataset *ds, const lg_train_opts *
     lg_loss_spec ls = {teacher_logits, o->alpha, o->tau};
     lg_progress_clock clock;
     lg_progress_start(&clock);
-    for (long step = 0; step < o->steps; step++) {
+    if (o->start_step < 0 || o->start_step >= o->steps) {
+        st = lg_fail(err, errlen, LG_ERR_INVALID, "start_step (%ld) must be in [0, steps = %ld)", o->start_step,
+                     o->steps);
+        goto out;
+    }
+    /* a resumed run draws the batches the stopped one already used */
+    for (long step = 0; step < o->start_step; step++) lg_batcher_next(&bt, images, labels, B);
+    for (long step = o->start_step; step < o->steps; step++) {
         lg_batcher_next(&bt, images, labels, B);
         if (tx) lg_forward(tx, teacher_logits, images, B);
         float loss, lr;

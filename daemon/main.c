@@ -1,0 +1,352 @@
+/* main.c - learngened: reads the config, opens the store, imports the
+ * bundled data on first start, starts the worker pool, the job runner and
+ * the HTTP API, then runs a libuv loop for signals (SIGHUP reloads,
+ * SIGTERM drains then stops, a second SIGTERM stops at once) and systemd
+ * notifications (READY=1, STATUS=, WATCHDOG=1, STOPPING=1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "autoconfig.h"
+#include "daemon.h"
+#include "jobs.h"
+#include "workers.h"
+
+/* Everything the running daemon holds (daemon/ may have globals; this is
+ * the one). */
+typedef struct {
+    lgd_config cfg;
+    const char *config_path;
+    int ncpu, blas;
+    lgs_store *store;
+    lgd_workers *workers;
+    lgd_jobs *jobs;
+    lga_server *api;
+    uv_loop_t *loop;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t tick, drain;
+    int draining;
+    double drain_started;
+} daemon_state;
+
+static daemon_state D;
+
+static const char usage[] =
+    "usage: learngened [-c FILE] [--check-config] [--foreground] [--listen HOST:PORT]\n"
+    "                  [--state-dir DIR] [--set OPTION=VALUE]...\n"
+    "Serves Vision Transformers grown from learngenes over HTTP (see learngened(8)).\n"
+    "  -c, --config FILE   the config file (learngened.conf(5)); defaults otherwise\n"
+    "  --check-config      check the config, print every option's value, exit 0 / 1\n"
+    "  --foreground        run in the foreground (the only mode; for systemd and shells)\n"
+    "  --listen, --state-dir, --data-dir, --fmnist-dir   override that option\n"
+    "  --set OPTION=VALUE  override any option\n"
+    "  --version           print the version\n";
+
+/* ------------------------------------------------------------- hooks */
+
+static int hook_run_cpu(void *ctx, void (*work)(void *arg, int worker), void *arg)
+{
+    (void)ctx;
+    return lgd_workers_run(D.workers, work, arg);
+}
+
+static void hook_jobs_changed(void *ctx)
+{
+    (void)ctx;
+    if (D.jobs) lgd_jobs_kick(D.jobs);
+}
+
+/* The API's lines start "event=NAME "; the logger puts the event first. */
+static void hook_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    char event[64] = "api";
+    size_t n = strncmp(msg, "event=", 6) ? 0 : strcspn(msg + 6, " ");
+    if (n && n < sizeof event) {
+        memcpy(event, msg + 6, n);
+        event[n] = '\0';
+        msg += 6 + n + (msg[6 + n] == ' ');
+    }
+    if (lgd_log_enabled((lgd_log_level)level)) lgd_log((lgd_log_level)level, event, "%s", msg);
+}
+
+static void jobs_log(int level, const char *msg) { hook_log(NULL, level, msg); }
+
+/* ------------------------------------------------------------ config */
+
+static int api_options(lga_options *o, const lgd_config *c, char *host, size_t hostlen, char *err, size_t errlen)
+{
+    lga_options_defaults(o);
+    int port;
+    if (lgd_config_parse_listen(c->listen, host, hostlen, &port) != 0) {
+        snprintf(err, errlen, "listen = %s is not HOST:PORT", c->listen);
+        return -1;
+    }
+    o->host = host;
+    o->port = port;
+    o->max_connections = c->max_connections;
+    o->max_connections_per_ip = c->max_connections_per_ip;
+    o->request_timeout_s = c->request_timeout;
+    o->max_json_body = (size_t)c->max_body;
+    o->max_upload = (size_t)c->max_upload;
+    o->max_batch = c->max_batch;
+    o->cache_bytes = (size_t)c->cache_mb << 20;
+    o->workers = c->workers;
+    o->blas_threads = D.blas;
+    o->fmnist_dir = c->fmnist_dir;
+    o->store = D.store;
+    o->hooks = (lga_hooks){NULL, hook_run_cpu, hook_jobs_changed, hook_log};
+    return 0;
+}
+
+static int load_config(lgd_config *c, const char *path, char **sets, int nsets, char *err, size_t errlen)
+{
+    lgd_config_defaults(c);
+    if (path && lgd_config_load_file(c, path, err, errlen) != 0) return -1;
+    for (int i = 0; i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) {
+            snprintf(err, errlen, "--set %s: expected OPTION=VALUE", sets[i]);
+            return -1;
+        }
+        *eq = '\0';
+        int rc = lgd_config_set(c, sets[i], eq + 1, err, errlen);
+        *eq = '=';
+        if (rc != 0) return -1;
+    }
+    return lgd_config_check(c, D.ncpu, err, errlen);
+}
+
+/* ----------------------------------------------------------- signals */
+
+static void status_update(void)
+{
+    int models = 0;
+    size_t bytes = 0;
+    if (D.api) lga_cache_stats(D.api, &models, &bytes);
+    sd_notifyf(0, "STATUS=%s: %d models cached (%.1f MiB), %d jobs running, %d requests in flight",
+               D.draining ? "draining" : "serving", models, (double)bytes / 1048576.0,
+               D.jobs ? lgd_jobs_running(D.jobs) : 0, D.api ? lga_inflight(D.api) : 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    status_update();
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    int inflight = lga_inflight(D.api);
+    if (inflight == 0 || uv_now(D.loop) / 1e3 - D.drain_started >= D.cfg.drain_timeout) {
+        if (inflight) lgd_log(LGD_LOG_WARN, "drain", "abandoned=%d msg=\"drain timeout reached\"", inflight);
+        uv_timer_stop(t);
+        uv_stop(D.loop);
+    }
+}
+
+static void on_stop_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    if (D.draining) {
+        lgd_log(LGD_LOG_WARN, "stop", "signal=%d msg=\"second signal: stopping now\"", signum);
+        uv_stop(D.loop);
+        return;
+    }
+    D.draining = 1;
+    D.drain_started = (double)uv_now(D.loop) / 1e3;
+    sd_notify(0, "STOPPING=1");
+    lgd_log(LGD_LOG_INFO, "stop", "signal=%d inflight=%d drain_timeout=%d", signum, lga_inflight(D.api),
+            D.cfg.drain_timeout);
+    lga_quiesce(D.api);
+    uv_timer_start(&D.drain, on_drain_tick, 0, 100);
+}
+
+static void on_reload(uv_signal_t *s, int signum)
+{
+    (void)s, (void)signum;
+    lgd_config c;
+    char err[1024], restart[1024] = "";
+    sd_notify(0, "RELOADING=1");
+    if (load_config(&c, D.config_path, NULL, 0, err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running config\"", err);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    /* options given on the command line keep their override */
+    if (lgd_config_diff_restart(&D.cfg, &c, restart, sizeof restart) > 0)
+        lgd_log(LGD_LOG_WARN, "reload", "changed=\"%s\" msg=\"these need a restart to apply\"", restart);
+    lgd_log_level lvl;
+    if (lgd_log_level_parse(c.log_level, &lvl) == 0) lgd_log_set_level(lvl);
+    char host[256];
+    lga_options o;
+    if (api_options(&o, &c, host, sizeof host, err, sizeof err) == 0) lga_reconfigure(D.api, &o);
+    /* keep the options that need a restart as they run */
+    char keep_listen[sizeof c.listen], keep_state[sizeof c.state_dir];
+    memcpy(keep_listen, D.cfg.listen, sizeof keep_listen);
+    memcpy(keep_state, D.cfg.state_dir, sizeof keep_state);
+    int workers = D.cfg.workers, blas = D.cfg.blas_threads, jobs = D.cfg.jobs_max;
+    D.cfg = c;
+    memcpy(D.cfg.listen, keep_listen, sizeof keep_listen);
+    memcpy(D.cfg.state_dir, keep_state, sizeof keep_state);
+    D.cfg.workers = workers, D.cfg.blas_threads = blas, D.cfg.jobs_max = jobs;
+    lgd_log(LGD_LOG_INFO, "reload", "log_level=%s max_body=%lld max_upload=%lld cache_mb=%lld", c.log_level,
+            (long long)c.max_body, (long long)c.max_upload, (long long)c.cache_mb);
+    sd_notify(0, "READY=1");
+}
+
+/* -------------------------------------------------------------- main */
+
+static int open_store(char *err, size_t errlen)
+{
+    if (mkdir(D.cfg.state_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create state_dir %.900s: %s", D.cfg.state_dir, strerror(errno));
+        return -1;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/learngened.db", D.cfg.state_dir);
+    if (lgs_open(&D.store, path, err, errlen) != LGS_OK) return -1;
+    int requeued = 0;
+    lgs_job_requeue_running(D.store, &requeued);
+    if (requeued) lgd_log(LGD_LOG_WARN, "jobs", "requeued=%d msg=\"jobs left running by the last process resume from their checkpoints\"", requeued);
+    return lgd_seed(D.store, &D.cfg);
+}
+
+static int run(void)
+{
+    char err[1024], host[256];
+    lga_options o;
+    lgd_jobs_options jo = {D.store, D.cfg.jobs_max, D.blas, D.cfg.checkpoint_every, jobs_log};
+    if (lgd_workers_start(&D.workers, D.cfg.workers, D.cfg.queue_max) != 0 || lgd_jobs_start(&D.jobs, &jo) != 0) {
+        lgd_log(LGD_LOG_ERROR, "start", "msg=\"cannot start the worker threads\"");
+        return 1;
+    }
+    if (api_options(&o, &D.cfg, host, sizeof host, err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
+        return 1;
+    }
+    if (sd_listen_fds(1) >= 1) o.listen_fd = SD_LISTEN_FDS_START; /* socket activation */
+    if (lga_start(&D.api, &o, err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
+        return 1;
+    }
+    lgd_log(LGD_LOG_INFO, "listen", "addr=%s port=%d workers=%d blas_threads=%d jobs_max=%d", host,
+            lga_port(D.api), D.cfg.workers, D.blas, D.cfg.jobs_max);
+
+    D.loop = uv_default_loop();
+    uv_signal_init(D.loop, &D.sigterm);
+    uv_signal_init(D.loop, &D.sigint);
+    uv_signal_init(D.loop, &D.sighup);
+    uv_timer_init(D.loop, &D.tick);
+    uv_timer_init(D.loop, &D.drain);
+    uv_signal_start(&D.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&D.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&D.sighup, on_reload, SIGHUP);
+    uint64_t wd_usec = 0;
+    uint64_t every = sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec / 2000 < 5000 ? wd_usec / 2000 : 5000;
+    uv_timer_start(&D.tick, on_tick, every, every);
+    sd_notify(0, "READY=1");
+    status_update();
+    uv_run(D.loop, UV_RUN_DEFAULT);
+
+    lgd_log(LGD_LOG_INFO, "stop", "msg=\"checkpointing running jobs\"");
+    lgd_jobs_stop(D.jobs);
+    D.jobs = NULL;
+    lga_stop(D.api);
+    D.api = NULL;
+    lgd_workers_stop(D.workers);
+    uv_close((uv_handle_t *)&D.sigterm, NULL);
+    uv_close((uv_handle_t *)&D.sigint, NULL);
+    uv_close((uv_handle_t *)&D.sighup, NULL);
+    uv_close((uv_handle_t *)&D.tick, NULL);
+    uv_close((uv_handle_t *)&D.drain, NULL);
+    uv_run(D.loop, UV_RUN_NOWAIT);
+    uv_loop_close(D.loop);
+    lgd_log(LGD_LOG_INFO, "stop", "msg=\"stopped cleanly\"");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_CHECK = 256, O_FG, O_LISTEN, O_STATE, O_DATA, O_FMNIST, O_SET, O_VERSION };
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"check-config", no_argument, 0, O_CHECK},
+                                         {"foreground", no_argument, 0, O_FG},
+                                         {"listen", required_argument, 0, O_LISTEN},
+                                         {"state-dir", required_argument, 0, O_STATE},
+                                         {"data-dir", required_argument, 0, O_DATA},
+                                         {"fmnist-dir", required_argument, 0, O_FMNIST},
+                                         {"set", required_argument, 0, O_SET},
+                                         {"version", no_argument, 0, O_VERSION},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    enum { MAX_SETS = 64 };
+    char *sets[MAX_SETS], *owned[MAX_SETS];
+    int nsets = 0, nowned = 0, check = 0, c;
+    static const char *const names[] = {[O_LISTEN - O_LISTEN] = "listen", [O_STATE - O_LISTEN] = "state_dir",
+                                        [O_DATA - O_LISTEN] = "data_dir", [O_FMNIST - O_LISTEN] = "fmnist_dir"};
+    D.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (D.ncpu < 1) D.ncpu = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (nsets == MAX_SETS) {
+            fprintf(stderr, "learngened: too many overrides\n");
+            return 2;
+        }
+        switch (c) {
+        case 'c': D.config_path = optarg; break;
+        case O_CHECK: check = 1; break;
+        case O_FG: break;
+        case O_LISTEN:
+        case O_STATE:
+        case O_DATA:
+        case O_FMNIST:
+            if (asprintf(&owned[nowned], "%s=%s", names[c - O_LISTEN], optarg) < 0) return 1;
+            sets[nsets++] = owned[nowned++];
+            break;
+        case O_SET: sets[nsets++] = optarg; break;
+        case O_VERSION: printf("learngened %s\n", PACKAGE_VERSION); return 0;
+        default: fputs(usage, c == 'h' ? stdout : stderr); return c == 'h' ? 0 : 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "learngened: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    char err[1024];
+    int rc = load_config(&D.cfg, D.config_path, sets, nsets, err, sizeof err);
+    for (int i = 0; i < nowned; i++) free(owned[i]);
+    if (rc != 0) {
+        fprintf(stderr, "learngened: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        lgd_config_dump(&D.cfg, stdout);
+        fprintf(stderr, "learngened: %s: configuration ok\n", D.config_path ? D.config_path : "(defaults)");
+        return 0;
+    }
+    D.blas = lgd_config_effective_blas(&D.cfg, D.ncpu);
+    lgd_log_level lvl = LGD_LOG_INFO;
+    lgd_log_level_parse(D.cfg.log_level, &lvl);
+    lgd_log_setup(lvl, !strcmp(D.cfg.log_format, "json"), stderr);
+    signal(SIGPIPE, SIG_IGN);
+    lgd_log(LGD_LOG_INFO, "start", "version=%s config=\"%s\" state_dir=\"%s\"", PACKAGE_VERSION,
+            D.config_path ? D.config_path : "(defaults)", D.cfg.state_dir);
+    if (open_store(err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
+        lgs_close(D.store);
+        return 1;
+    }
+    rc = run();
+    lgs_close(D.store);
+    return rc;
+}
