@@ -5,7 +5,9 @@
 set -eu
 cd "$(dirname "$0")"
 
-pkgs="autoconf automake libtool make gcc pkg-config libopenblas-dev zlib1g-dev check dataset-fashion-mnist"
+pkgs="autoconf automake libtool make gcc pkg-config libopenblas-dev zlib1g-dev check dataset-fashion-mnist
+      libsqlite3-dev libssl-dev libmicrohttpd-dev libjansson-dev libuv1-dev libsystemd-dev
+      libcurl4-openssl-dev libinih-dev curl"
 [ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy"
 
 missing=""

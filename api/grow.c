@@ -93,7 +93,7 @@ typedef struct {
     char variant[96];
 } candidate;
 
-static int gene_depth_range(const lgs_gene_row *g, lg_config *base, int *lo, int *hi)
+int lga_gene_depths(const lgs_gene_row *g, lg_config *base, int *lo, int *hi)
 {
     json_t *meta = json_loads(g->meta ? g->meta : "{}", 0, NULL);
     const char *aux = json_string_value(json_object_get(meta, "aux_depth"));
@@ -132,7 +132,7 @@ static int gather(lgs_gene_row *genes, int ng, candidate *cand, lg_solver_source
             cand[n].gene = &genes[i];
             cand[n].variant[0] = '\0';
             src[n].id = genes[i].id;
-            if (gene_depth_range(&genes[i], &src[n].base, &src[n].min_depth, &src[n].max_depth) == 0) n++;
+            if (lga_gene_depths(&genes[i], &src[n].base, &src[n].min_depth, &src[n].max_depth) == 0) n++;
         }
     }
     for (int i = 0; i < n; i++) {

@@ -45,7 +45,7 @@ static enum MHD_Result list(lga_req *r, int pools)
     if (s != LGS_OK) return lga_reply_store_error(r, s, "learngene", NULL);
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        json_array_append_new(arr, lga_gene_json(r->srv->store, &rows[i], 0));
+        json_array_append_new(arr, lga_gene_json(r->srv->store, &rows[i], 1));
         lgs_gene_row_free(&rows[i]);
     }
     free(rows);

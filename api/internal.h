@@ -163,6 +163,10 @@ int lga_pool_variants(const char *config_json, lga_variant *out, int max);
 /* The same as JSON with flops, params and the stored accuracies. */
 json_t *lga_pool_variants_json(lgs_store *st, const lgs_gene_row *g, json_t *instances);
 
+/* A learngene's descendant widths (base) and the depths it grows
+ * (lg_gene_depths, from its kind and aux_depth metadata); -1 if unreadable. */
+int lga_gene_depths(const lgs_gene_row *g, lg_config *base, int *lo, int *hi);
+
 /* Resolves the request to a model row (not stored). 400-class problems
  * are LGS_ERR_INVALID with *field set; nothing fits → LGS_ERR_CONFLICT
  * (the handler answers 422). */

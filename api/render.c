@@ -16,16 +16,6 @@ json_t *lga_json_column(const char *text)
 
 static json_t *number_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
-/* Depths a learngene grows, from its kind and metadata (lg_gene_depths). */
-static void gene_depths(const lgs_gene_row *g, json_t *meta, json_t *config, int *lo, int *hi)
-{
-    const char *aux = json_string_value(json_object_get(meta, "aux_depth"));
-    int a = aux ? atoi(aux) : 0;
-    int depth = (int)json_integer_value(json_object_get(config, "depth"));
-    *lo = !strcmp(g->kind, "inherit") ? depth : 1;
-    *hi = 2 * a < LG_MAX_DEPTH ? 2 * a : LG_MAX_DEPTH;
-}
-
 json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", g->id, "kind", g->kind, "name", g->name, "params",
@@ -37,8 +27,9 @@ json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full)
         json_t *variants = lga_pool_variants_json(st, g, config);
         json_object_set_new(o, "configurations", variants ? variants : json_array());
     } else {
-        int lo, hi;
-        gene_depths(g, meta, config, &lo, &hi);
+        int lo = 0, hi = 0;
+        lg_config base;
+        lga_gene_depths(g, &base, &lo, &hi);
         json_object_set(o, "config", config);
         json_object_set_new(o, "depths", json_pack("[i,i]", lo, hi));
     }

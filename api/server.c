@@ -242,7 +242,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large) return MHD_YES;
+        if (r->too_large || !r->route) return MHD_YES; /* unrouted: 404/405 ignores the body */
         if (n > r->body_max - r->body_len) {
             r->too_large = 1;
             free(r->body);

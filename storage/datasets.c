@@ -95,7 +95,7 @@ static lgs_status dataset_get_locked(lgs_store *s, const char *id, lgs_dataset_r
         dataset_fill(out, st);
     else
         r = rc == SQLITE_DONE ? LGS_ERR_NOTFOUND : lgs_db_fail(s, NULL, 0, "dataset lookup");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -123,7 +123,7 @@ static lgs_status dataset_insert(lgs_store *s, const upload *u, char *err, size_
                      (long long)d->size);
     else if (sqlite3_step(st) != SQLITE_DONE)
         r = lgs_db_fail(s, err, errlen, "cannot store the dataset");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -155,13 +155,15 @@ lgs_status lgs_dataset_put(lgs_store *s, const uint8_t *images, size_t images_le
 {
     upload u = {0};
     lgs_dataset_row tmp;
+    lgs_status r;
     if (!out) out = &tmp;
-    memset(out, 0, sizeof *out);
     if (!s || !images || !labels)
-        return lgs_fail(err, errlen, LGS_ERR_INVALID, "lgs_dataset_put: store, images and labels are required");
-    if (name && strlen(name) >= sizeof out->name)
-        return lgs_fail(err, errlen, LGS_ERR_INVALID, "the name is longer than %zu bytes", sizeof out->name - 1);
-    lgs_status r = upload_parse(&u, images, images_len, labels, labels_len, name, err, errlen);
+        r = lgs_fail(err, errlen, LGS_ERR_INVALID, "lgs_dataset_put: store, images and labels are required");
+    else if (name && strlen(name) >= sizeof out->name)
+        r = lgs_fail(err, errlen, LGS_ERR_INVALID, "the name is longer than %zu bytes", sizeof out->name - 1);
+    else
+        r = upload_parse(&u, images, images_len, labels, labels_len, name, err, errlen);
+    memset(out, 0, sizeof *out); /* after the parse: name may point into *out */
     if (r == LGS_OK) {
         lgs_lock(s);
         r = dataset_store(s, &u, out, err, errlen);
@@ -174,10 +176,13 @@ lgs_status lgs_dataset_put(lgs_store *s, const uint8_t *images, size_t images_le
 
 lgs_status lgs_dataset_get(lgs_store *s, const char *id, lgs_dataset_row *out)
 {
-    if (out) memset(out, 0, sizeof *out);
+    char key[65];
     if (!s || !id || !out) return LGS_ERR_INVALID;
+    int toolong = lgs_key(key, id);
+    memset(out, 0, sizeof *out);
+    if (toolong) return LGS_ERR_NOTFOUND;
     lgs_lock(s);
-    lgs_status r = dataset_get_locked(s, id, out);
+    lgs_status r = dataset_get_locked(s, key, out);
     lgs_unlock(s);
     return r;
 }
@@ -193,7 +198,7 @@ lgs_status lgs_dataset_list(lgs_store *s, lgs_dataset_row **rows, int *n)
     lgs_status r = lgs_prepare(s, &st, "SELECT " DATASET_COLS " FROM datasets ORDER BY created, rowid", NULL, 0);
     if (r == LGS_OK) {
         r = lgs_collect(s, st, sizeof **rows, dataset_fill, NULL, (void **)rows, n);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -222,7 +227,7 @@ static lgs_status dataset_load_locked(lgs_store *s, const char *id, float mean, 
     if (ls == LG_OK) ls = lg_dataset_from_idx(ds, &ix, &lx, mean, std, err, errlen);
     if (ls != LG_OK) r = lgs_from_lg(ls);
 out:
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 

@@ -118,7 +118,11 @@ static lgs_status learngene_info(gene_info *gi, const lg_st *st, char *err, size
     lg_status ls = lg_gene_from_st(&g, st, err, errlen);
     if (ls != LG_OK) return lgs_from_lg(ls);
     lgs_copy_str(gi->kind, sizeof gi->kind, lg_gene_kind_name(g.kind));
-    config_json(&gi->config, lg_model_config(g.m));
+    /* the descendants' widths; depth = the network the learngene was made
+     * in (TLEG: its auxiliary network, inherit: its ancestry) */
+    lg_config c = *lg_model_config(g.m);
+    if (g.kind == LG_GENE_TLEG) c.depth = g.aux_depth;
+    config_json(&gi->config, &c);
     gi->params = (int64_t)lg_gene_params(&g);
     lg_gene_free(&g);
     return LGS_OK;
@@ -176,16 +180,19 @@ static lgs_status gene_get_locked(lgs_store *s, const char *id, lgs_gene_row *ou
     } else {
         r = rc == SQLITE_DONE ? LGS_ERR_NOTFOUND : lgs_db_fail(s, NULL, 0, "learngene lookup");
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
 lgs_status lgs_gene_get(lgs_store *s, const char *id, lgs_gene_row *out)
 {
-    if (out) memset(out, 0, sizeof *out);
+    char key[65];
     if (!s || !id) return LGS_ERR_INVALID;
+    int toolong = lgs_key(key, id);
+    if (out) memset(out, 0, sizeof *out);
+    if (toolong) return LGS_ERR_NOTFOUND;
     lgs_lock(s);
-    lgs_status r = gene_get_locked(s, id, out);
+    lgs_status r = gene_get_locked(s, key, out);
     lgs_unlock(s);
     return r;
 }
@@ -207,7 +214,7 @@ lgs_status lgs_gene_list(lgs_store *s, const char *kind_filter, lgs_gene_row **r
     if (r == LGS_OK) {
         if (kind_filter) lgs_bind_text(st, 1, kind_filter + (kind_filter[0] == '!'));
         r = lgs_collect(s, st, sizeof **rows, gene_fill, gene_free_row, (void **)rows, n);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -231,7 +238,7 @@ static lgs_status evals_insert(lgs_store *s, const char *id, const gene_info *gi
         sqlite3_bind_int64(st, 5, now);
         if (sqlite3_step(st) != SQLITE_DONE) r = lgs_db_fail(s, err, errlen, "cannot store an evaluation");
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -256,7 +263,7 @@ static lgs_status gene_row_insert(lgs_store *s, const char *id, const gene_info 
         r = lgs_fail(err, errlen, LGS_ERR_INVALID, "a %zu-byte file is too large for the database", len);
     else if (sqlite3_step(st) != SQLITE_DONE)
         r = lgs_db_fail(s, err, errlen, "cannot store the learngene");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -289,11 +296,14 @@ lgs_status lgs_gene_put(lgs_store *s, const uint8_t *bytes, size_t len, const ch
     gene_info gi = {0};
     char id[65];
     lgs_status r;
-    if (out) memset(out, 0, sizeof *out);
-    if (!s || !bytes || !len) return lgs_fail(err, errlen, LGS_ERR_INVALID, "no learngene bytes given");
-    if (name && strlen(name) >= sizeof gi.name)
-        return lgs_fail(err, errlen, LGS_ERR_INVALID, "the name is longer than %zu bytes", sizeof gi.name - 1);
-    if ((r = gene_info_parse(&gi, bytes, len, name, err, errlen)) != LGS_OK) goto out;
+    if (!s || !bytes || !len)
+        r = lgs_fail(err, errlen, LGS_ERR_INVALID, "no learngene bytes given");
+    else if (name && strlen(name) >= sizeof gi.name)
+        r = lgs_fail(err, errlen, LGS_ERR_INVALID, "the name is longer than %zu bytes", sizeof gi.name - 1);
+    else
+        r = gene_info_parse(&gi, bytes, len, name, err, errlen);
+    if (out) memset(out, 0, sizeof *out); /* after the parse: name may point into *out */
+    if (r != LGS_OK) goto out;
     if (lgs_sha256_hex2(id, bytes, len, NULL, 0)) {
         r = lgs_fail(err, errlen, LGS_ERR_NOMEM, "cannot compute sha256 (libcrypto failed)");
         goto out;
@@ -325,7 +335,7 @@ static int gene_dependent(lgs_store *s, const char *id, char *what, size_t whatl
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) lgs_col_copy(what, whatlen, st, 0);
         found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     return found;
 }
@@ -337,7 +347,7 @@ static lgs_status exec_id(lgs_store *s, const char *sql, const char *id, char *e
     if (r != LGS_OK) return r;
     lgs_bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_DONE) r = lgs_db_fail(s, err, errlen, "cannot delete");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -416,7 +426,7 @@ lgs_status lgs_eval_put(lgs_store *s, const lgs_eval_row *e)
         if (sqlite3_step(st) != SQLITE_DONE)
             r = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY ? LGS_ERR_NOTFOUND
                                                                                 : lgs_db_fail(s, NULL, 0, "eval");
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -449,7 +459,7 @@ lgs_status lgs_eval_list(lgs_store *s, const char *source, lgs_eval_row **rows, 
     if (r == LGS_OK) {
         if (source) lgs_bind_text(st, 1, source);
         r = lgs_collect(s, st, sizeof **rows, eval_fill, NULL, (void **)rows, n);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;

@@ -23,9 +23,18 @@
 /* Largest raw IDX payload (each of images / labels) a dataset may have. */
 #define LGS_DATASET_CAP ((size_t)1 << 30)
 
+/* Prepared statements are kept for reuse (parsing SQL costs more than
+ * running most of ours); lgs_finish hands one back. */
+#define LGS_STMT_CACHE 64
+
 struct lgs_store {
     sqlite3 *db;
     pthread_mutex_t mu;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+        int in_use;
+    } stmts[LGS_STMT_CACHE];
 };
 
 /* ------------------------------------------------------------ errors */
@@ -47,6 +56,9 @@ void lgs_unlock(lgs_store *s);
 /* Runs constant SQL (no values: schema, pragmas, BEGIN/COMMIT). */
 lgs_status lgs_exec(lgs_store *s, const char *sql, char *err, size_t errlen);
 lgs_status lgs_prepare(lgs_store *s, sqlite3_stmt **st, const char *sql, char *err, size_t errlen);
+/* Done with a statement: a cached one is reset for the next lgs_prepare of
+ * the same SQL, any other finalized. */
+void lgs_finish(lgs_store *s, sqlite3_stmt *st);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback only when one is open). */
 lgs_status lgs_begin(lgs_store *s, char *err, size_t errlen);
 lgs_status lgs_commit(lgs_store *s, char *err, size_t errlen);
@@ -62,6 +74,9 @@ void lgs_col_copy(char *dst, size_t cap, sqlite3_stmt *st, int col);
 int lgs_col_dup(char **dst, sqlite3_stmt *st, int col);
 double lgs_col_double(sqlite3_stmt *st, int col);
 
+/* Copies an id into key (so a caller may pass row.id and &row to a get);
+ * -1 when it is longer than any stored id can be. */
+int lgs_key(char key[65], const char *id);
 /* Copies src into dst[cap] cutting at a UTF-8 character boundary. */
 void lgs_copy_str(char *dst, size_t cap, const char *src);
 int64_t lgs_now(void);

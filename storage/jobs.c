@@ -75,7 +75,7 @@ static lgs_status job_get_locked(lgs_store *s, const char *id, lgs_job_row *out)
     } else {
         r = rc == SQLITE_DONE ? LGS_ERR_NOTFOUND : lgs_db_fail(s, NULL, 0, "job lookup");
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -91,7 +91,7 @@ static lgs_status job_state_locked(lgs_store *s, const char *id, int *state, cha
     else
         r = rc == SQLITE_DONE ? lgs_fail(err, errlen, LGS_ERR_NOTFOUND, "no job %s", id)
                               : lgs_db_fail(s, err, errlen, "job lookup");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -107,7 +107,7 @@ static lgs_status job_set_state(lgs_store *s, const char *id, int state, const c
     lgs_bind_text(st, 3, error);
     sqlite3_bind_int64(st, 4, lgs_now());
     if (sqlite3_step(st) != SQLITE_DONE) r = lgs_db_fail(s, err, errlen, "cannot update the job");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -145,7 +145,7 @@ lgs_status lgs_job_put(lgs_store *s, const lgs_job_row *r)
         if (sqlite3_step(st) != SQLITE_DONE)
             ret = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY ? LGS_ERR_EXISTS
                                                                                   : lgs_db_fail(s, NULL, 0, "job put");
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return ret;
@@ -153,10 +153,13 @@ lgs_status lgs_job_put(lgs_store *s, const lgs_job_row *r)
 
 lgs_status lgs_job_get(lgs_store *s, const char *id, lgs_job_row *out)
 {
-    if (out) memset(out, 0, sizeof *out);
+    char key[65];
     if (!s || !id || !out) return LGS_ERR_INVALID;
+    int toolong = lgs_key(key, id);
+    memset(out, 0, sizeof *out);
+    if (toolong) return LGS_ERR_NOTFOUND;
     lgs_lock(s);
-    lgs_status r = job_get_locked(s, id, out);
+    lgs_status r = job_get_locked(s, key, out);
     lgs_unlock(s);
     return r;
 }
@@ -172,7 +175,7 @@ lgs_status lgs_job_list(lgs_store *s, lgs_job_row **rows, int *n)
     lgs_status r = lgs_prepare(s, &st, "SELECT " JOB_COLS " FROM jobs ORDER BY created, rowid", NULL, 0);
     if (r == LGS_OK) {
         r = lgs_collect(s, st, sizeof **rows, job_fill, job_free_row, (void **)rows, n);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -192,7 +195,7 @@ lgs_status lgs_job_counts(lgs_store *s, int64_t counts[LGS_JOB_STATES])
             if (state >= 0 && state < LGS_JOB_STATES) counts[state] = sqlite3_column_int64(st, 1);
         }
         if (rc != SQLITE_DONE) r = lgs_db_fail(s, NULL, 0, "job counts");
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -216,11 +219,11 @@ static lgs_status claim_locked(lgs_store *s, lgs_job_row *out)
     lgs_col_copy(id, sizeof id, st, 0);
     if ((r = job_set_state(s, id, LGS_JOB_RUNNING, NULL, NULL, 0)) != LGS_OK) goto out;
     if ((r = job_get_locked(s, id, out)) != LGS_OK) goto out;
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     if ((r = lgs_commit(s, NULL, 0)) != LGS_OK) lgs_job_row_free(out);
     return r;
 out:
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     lgs_rollback(s);
     return r;
 }
@@ -249,7 +252,7 @@ lgs_status lgs_job_progress(lgs_store *s, const char *id, int64_t step, double l
         lgs_bind_opt_double(st, 3, loss);
         sqlite3_bind_int64(st, 4, lgs_now());
         r = update_running(s, st, id);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -271,9 +274,34 @@ lgs_status lgs_job_checkpoint(lgs_store *s, const char *id, int64_t step, const 
         sqlite3_bind_int64(st, 4, lgs_now());
         r = sqlite3_bind_blob64(st, 2, bytes, len, SQLITE_STATIC) == SQLITE_OK ? update_running(s, st, id)
                                                                                : LGS_ERR_INVALID;
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
+    return r;
+}
+
+static lgs_status checkpoint_get_locked(lgs_store *s, const char *id, uint8_t **bytes, size_t *len, int64_t *step)
+{
+    sqlite3_stmt *st;
+    lgs_status r = lgs_prepare(s, &st, "SELECT checkpoint, checkpoint_step FROM jobs WHERE id = ?1", NULL, 0);
+    if (r != LGS_OK) return r;
+    lgs_bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        r = rc == SQLITE_ROW || rc == SQLITE_DONE ? LGS_ERR_NOTFOUND : lgs_db_fail(s, NULL, 0, "checkpoint");
+        goto out;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    const void *p = sqlite3_column_blob(st, 0);
+    if (!p || !(*bytes = malloc(n))) {
+        r = LGS_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(*bytes, p, n);
+    *len = n;
+    *step = sqlite3_column_int64(st, 1);
+out:
+    lgs_finish(s, st);
     return r;
 }
 
@@ -281,26 +309,12 @@ lgs_status lgs_job_checkpoint(lgs_store *s, const char *id, int64_t step, const 
  * or has no checkpoint. */
 lgs_status lgs_job_checkpoint_get(lgs_store *s, const char *id, uint8_t **bytes, size_t *len, int64_t *step)
 {
+    if (bytes) *bytes = NULL;
+    if (len) *len = 0;
     if (step) *step = 0;
-    if (!s || !bytes || !len || !step) return LGS_ERR_INVALID;
+    if (!s || !id || !bytes || !len || !step) return LGS_ERR_INVALID;
     lgs_lock(s);
-    lgs_status r = lgs_blob_copy(s, "SELECT checkpoint FROM jobs WHERE id = ?1", id, bytes, len);
-    if (r == LGS_OK) {
-        sqlite3_stmt *st;
-        if ((r = lgs_prepare(s, &st, "SELECT checkpoint_step FROM jobs WHERE id = ?1", NULL, 0)) == LGS_OK) {
-            lgs_bind_text(st, 1, id);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                *step = sqlite3_column_int64(st, 0);
-            else
-                r = lgs_db_fail(s, NULL, 0, "checkpoint step");
-            sqlite3_finalize(st);
-        }
-        if (r != LGS_OK) {
-            free(*bytes);
-            *bytes = NULL;
-            *len = 0;
-        }
-    }
+    lgs_status r = checkpoint_get_locked(s, id, bytes, len, step);
     lgs_unlock(s);
     return r;
 }
@@ -334,10 +348,10 @@ static lgs_status succeed_locked(lgs_store *s, const char *id, const lgs_model_r
         r = lgs_db_fail(s, err, errlen, "cannot mark the job succeeded");
         goto out;
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return lgs_commit(s, err, errlen);
 out:
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     lgs_rollback(s);
     return r;
 }
@@ -391,7 +405,7 @@ static lgs_status cancel_locked(lgs_store *s, const char *id)
     lgs_bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, lgs_now());
     if (sqlite3_step(st) != SQLITE_DONE) r = lgs_db_fail(s, NULL, 0, "cancel");
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -420,7 +434,7 @@ static lgs_status update_now(lgs_store *s, const char *sql, const char *text, in
     if (text) lgs_bind_text(st, 2, text);
     if (sqlite3_step(st) != SQLITE_DONE) r = lgs_db_fail(s, NULL, 0, "job update");
     *changed = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 

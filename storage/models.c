@@ -52,7 +52,9 @@ lgs_status lgs_model_prepare(lgs_model_row *r, const uint8_t *bytes, size_t len,
     if (bytes && !len) return lgs_fail(err, errlen, LGS_ERR_INVALID, "model %s: the weights are empty", r->id);
     r->has_weights = bytes != NULL;
     r->size = (int64_t)len * r->has_weights;
-    r->sha256[0] = '\0';
+    /* without weights the caller may give the sha256 of the model's f32
+     * download (a grown model is deterministic); with them it is computed */
+    if (bytes) r->sha256[0] = '\0';
     if (bytes && lgs_sha256_hex2(r->sha256, bytes, len, NULL, 0))
         return lgs_fail(err, errlen, LGS_ERR_NOMEM, "cannot compute sha256 (libcrypto failed)");
     r->created = lgs_now();
@@ -104,7 +106,7 @@ lgs_status lgs_model_insert(lgs_store *s, const lgs_model_row *r, const uint8_t 
         default: ret = lgs_db_fail(s, err, errlen, "cannot store the model");
         }
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return ret;
 }
 
@@ -128,19 +130,22 @@ lgs_status lgs_model_put(lgs_store *s, lgs_model_row *r, const uint8_t *bytes, s
 lgs_status lgs_model_get(lgs_store *s, const char *id, lgs_model_row *out)
 {
     sqlite3_stmt *st;
-    if (out) memset(out, 0, sizeof *out);
+    char key[65];
     if (!s || !id || !out) return LGS_ERR_INVALID;
+    int toolong = lgs_key(key, id);
+    memset(out, 0, sizeof *out);
+    if (toolong) return LGS_ERR_NOTFOUND;
     lgs_lock(s);
     lgs_status r = lgs_prepare(s, &st, "SELECT " MODEL_COLS " FROM models WHERE id = ?1", NULL, 0);
     if (r == LGS_OK) {
-        lgs_bind_text(st, 1, id);
+        lgs_bind_text(st, 1, key);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             if ((r = model_fill(out, st)) != LGS_OK) lgs_model_row_free(out);
         } else {
             r = rc == SQLITE_DONE ? LGS_ERR_NOTFOUND : lgs_db_fail(s, NULL, 0, "model lookup");
         }
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -157,7 +162,7 @@ lgs_status lgs_model_list(lgs_store *s, lgs_model_row **rows, int *n)
     lgs_status r = lgs_prepare(s, &st, "SELECT " MODEL_COLS " FROM models ORDER BY created, rowid", NULL, 0);
     if (r == LGS_OK) {
         r = lgs_collect(s, st, sizeof **rows, model_fill, model_free_row, (void **)rows, n);
-        sqlite3_finalize(st);
+        lgs_finish(s, st);
     }
     lgs_unlock(s);
     return r;
@@ -207,7 +212,7 @@ static lgs_status model_delete_locked(lgs_store *s, const char *id, char *err, s
                              : lgs_db_fail(s, err, errlen, "job lookup");
         goto out;
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     st = NULL;
     if ((r = lgs_prepare(s, &st, "DELETE FROM models WHERE id = ?1", err, errlen))) goto out;
     lgs_bind_text(st, 1, id);
@@ -215,10 +220,10 @@ static lgs_status model_delete_locked(lgs_store *s, const char *id, char *err, s
         r = lgs_db_fail(s, err, errlen, "cannot delete the model");
         goto out;
     }
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return lgs_commit(s, err, errlen);
 out:
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     lgs_rollback(s);
     return r;
 }

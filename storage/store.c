@@ -4,7 +4,6 @@
  * bind/column conversions, the JSON string builder and chunked BLOB reads.
  * Calls SQLite, libcrypto and libc only.
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -75,11 +74,42 @@ lgs_status lgs_exec(lgs_store *s, const char *sql, char *err, size_t errlen)
 
 lgs_status lgs_prepare(lgs_store *s, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+    int slot = -1;
+    for (int i = 0; i < LGS_STMT_CACHE; i++) {
+        if (!s->stmts[i].st) {
+            if (slot < 0) slot = i;
+            continue;
+        }
+        /* the same text (callers pass literals; compare the text too, so a
+         * reused buffer can never pick the wrong statement) */
+        if (!s->stmts[i].in_use && s->stmts[i].sql == sql && !strcmp(sqlite3_sql(s->stmts[i].st), sql)) {
+            s->stmts[i].in_use = 1;
+            *st = s->stmts[i].st;
+            return LGS_OK;
+        }
+    }
+    if (sqlite3_prepare_v3(s->db, sql, -1, slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL) != SQLITE_OK) {
         *st = NULL;
         return lgs_db_fail(s, err, errlen, "cannot prepare a statement");
     }
+    if (slot >= 0) {
+        s->stmts[slot].sql = sql;
+        s->stmts[slot].st = *st;
+        s->stmts[slot].in_use = 1;
+    }
     return LGS_OK;
+}
+
+void lgs_finish(lgs_store *s, sqlite3_stmt *st)
+{
+    for (int i = 0; st && i < LGS_STMT_CACHE; i++)
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->stmts[i].in_use = 0;
+            return;
+        }
+    sqlite3_finalize(st);
 }
 
 lgs_status lgs_begin(lgs_store *s, char *err, size_t errlen) { return lgs_exec(s, "BEGIN IMMEDIATE", err, errlen); }
@@ -117,8 +147,9 @@ void lgs_col_copy(char *dst, size_t cap, sqlite3_stmt *st, int col)
 int lgs_col_dup(char **dst, sqlite3_stmt *st, int col)
 {
     *dst = NULL;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return 0;
     const char *v = (const char *)sqlite3_column_text(st, col);
-    if (!v) return 0;
+    if (!v) return -1; /* out of memory converting the value */
     size_t n = (size_t)sqlite3_column_bytes(st, col);
     if (!(*dst = malloc(n + 1))) return -1;
     memcpy(*dst, v, n + 1);
@@ -142,6 +173,14 @@ void lgs_copy_str(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+int lgs_key(char key[65], const char *id)
+{
+    size_t n = strlen(id);
+    if (n > 64) return -1;
+    memcpy(key, id, n + 1);
+    return 0;
+}
+
 int64_t lgs_now(void) { return (int64_t)time(NULL); }
 
 int lgs_row_exists(lgs_store *s, const char *sql, const char *id)
@@ -150,7 +189,7 @@ int lgs_row_exists(lgs_store *s, const char *sql, const char *id)
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -223,7 +262,7 @@ lgs_status lgs_blob_read(lgs_store *s, const char *lookup_sql, const char *table
     if (n > 0 && sqlite3_blob_read(b, buf, n, (int)offset) != SQLITE_OK) r = lgs_db_fail(s, NULL, 0, "blob read");
 out:
     sqlite3_blob_close(b);
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -251,7 +290,7 @@ lgs_status lgs_blob_copy(lgs_store *s, const char *sql, const char *id, uint8_t 
     *len = n;
     r = LGS_OK;
 out:
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -364,7 +403,7 @@ static lgs_status integrity_check(lgs_store *s, const char *path, char *err, siz
                      msg.oom ? "out of memory" : msg.p);
     }
     lgs_buf_free(&msg);
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return r;
 }
 
@@ -374,12 +413,13 @@ int lgs_user_version(lgs_store *s)
     int v = -1;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    lgs_finish(s, st);
     return v;
 }
 
-/* journal_mode=WAL (reported back: a database that cannot use WAL, like
- * :memory:, keeps its mode), synchronous=FULL, foreign keys on. */
+/* journal_mode=WAL (a database that cannot use WAL, like :memory:, keeps
+ * its mode), synchronous=FULL, foreign keys on. Per connection, so after
+ * every open. */
 static lgs_status set_pragmas(lgs_store *s, char *err, size_t errlen)
 {
     lgs_status r = lgs_exec(s, "PRAGMA journal_mode=WAL", err, errlen);
@@ -432,6 +472,7 @@ lgs_status lgs_open(lgs_store **out, const char *path, char *err, size_t errlen)
 void lgs_close(lgs_store *s)
 {
     if (!s) return;
+    for (int i = 0; i < LGS_STMT_CACHE; i++) sqlite3_finalize(s->stmts[i].st);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -149,8 +149,9 @@ typedef struct {
 
 void lgs_model_row_free(lgs_model_row *r);
 
-/* Inserts r (without weights: bytes NULL) or, for a fine-tuned model, with
- * its f32 safetensors bytes (sha256 and size are computed). An existing row
+/* Inserts r (without weights: bytes NULL; r->sha256 may then hold the
+ * sha256 of the model's f32 download) or, for a fine-tuned model, with its
+ * f32 safetensors bytes (sha256 and size are computed). An existing row
  * with the same id is LGS_ERR_EXISTS (r is left as given). */
 lgs_status lgs_model_put(lgs_store *s, lgs_model_row *r, const uint8_t *bytes, size_t len, char *err, size_t errlen);
 lgs_status lgs_model_get(lgs_store *s, const char *id, lgs_model_row *out);

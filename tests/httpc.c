@@ -167,8 +167,8 @@ static long perform(httpc_response *r, const char *method, const char *url, cons
     return r->status;
 }
 
-long httpc_request(httpc_response *r, const char *method, const char *url, const char *const *headers,
-                   const void *body, size_t len)
+long httpc_request(httpc_response *r, const char *method, const char *url, const char *const *headers, const void *body,
+                   size_t len)
 {
     return perform(r, method, url, headers, body, len, 0, HTTPC_TIMEOUT_MS);
 }

@@ -23,8 +23,8 @@ typedef struct {
     int nheaders;
     uint8_t *body; /* malloc'd and NUL-terminated (the NUL is not counted in len) */
     size_t len;
-    int truncated;    /* the body was cut at stop_after (httpc_get_partial) */
-    char error[256];  /* libcurl's reason when the transfer failed, else "" */
+    int truncated;   /* the body was cut at stop_after (httpc_get_partial) */
+    char error[256]; /* libcurl's reason when the transfer failed, else "" */
 } httpc_response;
 
 /* Requests never take longer than this unless the caller says otherwise. */
@@ -38,8 +38,8 @@ typedef struct {
  * application/octet-stream; "Expect: 100-continue" is only sent when the
  * caller lists it. *r is overwritten (not freed first) and must be released
  * with httpc_response_free. Returns r->status. */
-long httpc_request(httpc_response *r, const char *method, const char *url, const char *const *headers,
-                   const void *body, size_t len);
+long httpc_request(httpc_response *r, const char *method, const char *url, const char *const *headers, const void *body,
+                   size_t len);
 /* A GET whose body is cut after stop_after bytes (the transfer is then
  * aborted, as a client that loses its connection would); r->truncated says
  * whether that happened. The status and headers are those received. */

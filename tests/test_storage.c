@@ -307,9 +307,9 @@ START_TEST(test_gene_put_get)
         ck_assert_msg(!strcmp(ev[i].dataset, "bundled") && !strcmp(ev[i].source, p.id),
                       "evaluation %d dataset %s source %s, expected bundled and the pool", i, ev[i].dataset,
                       ev[i].source);
-        if (!strcmp(ev[i].variant, "d48.3.d96"))
-            found = 1, ck_assert_msg(fabs(ev[i].accuracy - 0.7289) < 1e-12, "d48.3.d96 accuracy %g, expected 0.7289",
-                                     ev[i].accuracy);
+        if (strcmp(ev[i].variant, "d48.3.d96")) continue;
+        found = 1;
+        ck_assert_msg(fabs(ev[i].accuracy - 0.7289) < 1e-12, "d48.3.d96 accuracy %g, expected 0.7289", ev[i].accuracy);
     }
     ck_assert_msg(found, "no evaluation of variant d48.3.d96, expected one");
     free(ev);
