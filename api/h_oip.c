@@ -35,10 +35,10 @@ enum MHD_Result lga_h_oip_model(lga_req *r)
     lg_config c;
     enum MHD_Result ret;
     if (model_row(r, &row, &c, &ret) != 0) return ret;
-    json_t *o = json_pack("{s:s,s:[s],s:s,s:[{s:s,s:s,s:[i,i,i,i]}],s:[{s:s,s:s,s:[i,i]}]}", "name", row.id,
-                          "versions", "1", "platform", "learngened", "inputs", "name", "images", "datatype", "FP32",
-                          "shape", -1, c.in_chans, c.img, c.img, "outputs", "name", "logits", "datatype", "FP32",
-                          "shape", -1, c.classes);
+    json_t *o =
+        json_pack("{s:s,s:[s],s:s,s:[{s:s,s:s,s:[i,i,i,i]}],s:[{s:s,s:s,s:[i,i]}]}", "name", row.id, "versions", "1",
+                  "platform", "learngened", "inputs", "name", "images", "datatype", "FP32", "shape", -1, c.in_chans,
+                  c.img, c.img, "outputs", "name", "logits", "datatype", "FP32", "shape", -1, c.classes);
     lgs_model_row_free(&row);
     return lga_reply_json(r, 200, o);
 }
@@ -120,15 +120,15 @@ enum MHD_Result lga_h_oip_infer(lga_req *r)
         goto out;
     }
     if (B > max_batch) {
-        ret = lga_reply_error(r, 413, "too_large", "inputs[0].shape", "%d images is over the limit of %d", B,
-                              max_batch);
+        ret =
+            lga_reply_error(r, 413, "too_large", "inputs[0].shape", "%d images is over the limit of %d", B, max_batch);
         goto out;
     }
     if (lga_predict_run(r, &row, images, B, &logits, &K, &ret) != 0) goto out;
     json_t *data = json_array();
     for (size_t i = 0; i < (size_t)B * (size_t)K; i++) json_array_append_new(data, json_real(logits[i]));
-    json_t *o = json_pack("{s:s,s:s,s:[{s:s,s:s,s:[i,i],s:o}]}", "model_name", row.id, "model_version", "1",
-                          "outputs", "name", "logits", "datatype", "FP32", "shape", B, K, "data", data);
+    json_t *o = json_pack("{s:s,s:s,s:[{s:s,s:s,s:[i,i],s:o}]}", "model_name", row.id, "model_version", "1", "outputs",
+                          "name", "logits", "datatype", "FP32", "shape", B, K, "data", data);
     json_t *id = json_object_get(body, "id");
     if (json_is_string(id)) json_object_set(o, "id", id);
     ret = lga_reply_json(r, 200, o);

@@ -98,7 +98,7 @@ enum MHD_Result lga_send_bytes(lga_req *r, const uint8_t *data, int64_t size, lg
         }
         *m = (mem_release){ctx_free, ctx, r->srv, (size_t)len};
         resp = MHD_create_response_from_buffer_with_free_callback_cls((size_t)len, (void *)(uintptr_t)(data + first),
-                                                                       mem_free, m);
+                                                                      mem_free, m);
         if (!resp) mem_free(m);
     } else {
         stream *s = calloc(1, sizeof *s);

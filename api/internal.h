@@ -34,13 +34,13 @@ typedef struct lga_req {
     struct MHD_Connection *conn;
     const struct lga_route *route;
     const char *method, *url;
-    char id[80];      /* the {id} path segment */
-    char sub[32];     /* a {name} segment after the id (unused today) */
-    uint8_t *body;    /* the whole request body (capped) */
+    char id[80];   /* the {id} path segment */
+    char sub[32];  /* a {name} segment after the id (unused today) */
+    uint8_t *body; /* the whole request body (capped) */
     size_t body_len, body_cap, body_max;
-    int too_large;    /* the body went over body_max: answer 413 */
-    int status;       /* status of the queued response (metrics, log) */
-    double started;   /* monotonic seconds */
+    int too_large;  /* the body went over body_max: answer 413 */
+    int status;     /* status of the queued response (metrics, log) */
+    double started; /* monotonic seconds */
 } lga_req;
 
 typedef enum MHD_Result (*lga_handler)(lga_req *r);
@@ -67,8 +67,8 @@ const lga_route *lga_routes(int *n);
 /* server.c: replies. Each queues the response and records the status. */
 enum MHD_Result lga_reply(lga_req *r, unsigned status, struct MHD_Response *resp);
 enum MHD_Result lga_reply_json(lga_req *r, unsigned status, json_t *body); /* steals body */
-enum MHD_Result lga_reply_error(lga_req *r, unsigned status, const char *code, const char *field, const char *fmt,
-                                ...) __attribute__((format(printf, 5, 6)));
+enum MHD_Result lga_reply_error(lga_req *r, unsigned status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 enum MHD_Result lga_reply_json_error(lga_req *r, const lga_json_error *e); /* 400 from a parse error */
 /* The store's status as an HTTP error (404 not found, 409 conflict, …). */
 enum MHD_Result lga_reply_store_error(lga_req *r, lgs_status s, const char *what, const char *detail);
@@ -106,14 +106,14 @@ lgs_status lga_resolve_job(lga_server *s, const char *id, lgs_job_row *out);
 typedef struct lga_model_entry {
     char id[65];
     lg_model *model;
-    size_t bytes;       /* model + contexts + serialized files */
+    size_t bytes; /* model + contexts + serialized files */
     pthread_mutex_t lock;
-    lg_ctx **ctx;       /* [workers] */
-    int *ctx_batch;     /* [workers]: the batch each context holds */
-    uint8_t *file[3];   /* safetensors per lg_dtype */
+    lg_ctx **ctx;     /* [workers] */
+    int *ctx_batch;   /* [workers]: the batch each context holds */
+    uint8_t *file[3]; /* safetensors per lg_dtype */
     size_t file_len[3];
     char sha256[3][65];
-    int refs;           /* guarded by the cache lock */
+    int refs; /* guarded by the cache lock */
     struct lga_model_entry *prev, *next;
 } lga_model_entry;
 
@@ -140,8 +140,8 @@ typedef struct {
     int depth;        /* 0 with a budget */
     lg_budget budget;
     int has_budget;
-    int classes; /* 0: the source's */
-    const char *init; /* NULL: the source's method */
+    int classes;         /* 0: the source's */
+    const char *init;    /* NULL: the source's method */
     const char *variant; /* pool configuration */
     uint64_t seed;
 } lga_grow_request;

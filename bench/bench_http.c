@@ -180,7 +180,8 @@ int main(int argc, char **argv)
     int reps = 10;
     for (int i = 0; i < reps; i++) {
         snprintf(url, sizeof url, "%s/v1/models", base);
-        snprintf(body, sizeof body, "{\"from\":\"%s\",\"depth\":12,\"seed\":%ld}", gene, (long)(time(NULL) % 1000000) * 100 + i);
+        snprintf(body, sizeof body, "{\"from\":\"%s\",\"depth\":12,\"seed\":%ld}", gene,
+                 (long)(time(NULL) % 1000000) * 100 + i);
         t0 = now_s();
         st = request(h, "POST", url, body, strlen(body), "application/json", &b);
         double grown = now_s();

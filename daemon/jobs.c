@@ -162,9 +162,8 @@ static int store_result(run *r, const lgs_model_row *base, json_t *params, doubl
     snprintf(steps, sizeof steps, "%lld", (long long)r->row->total_steps);
     snprintf(accs, sizeof accs, "%.4f", acc);
     const char *dataset = json_string_value(json_object_get(params, "dataset"));
-    lg_st_kv meta[] = {{"config", cfg},         {"method", "finetune"}, {"parent", base->id},
-                       {"source", base->source}, {"dataset", dataset},  {"steps", steps},
-                       {"accuracy", accs},       {"job", r->row->id}};
+    lg_st_kv meta[] = {{"config", cfg},      {"method", "finetune"}, {"parent", base->id}, {"source", base->source},
+                       {"dataset", dataset}, {"steps", steps},       {"accuracy", accs},   {"job", r->row->id}};
     int n;
     const lg_tensor_info *t = lg_model_tensors(r->model, &n);
     lg_st_in *in = calloc((size_t)n, sizeof *in);
@@ -172,7 +171,8 @@ static int store_result(run *r, const lgs_model_row *base, json_t *params, doubl
     size_t len = 0;
     int rc = -1;
     if (!in) goto out;
-    for (int i = 0; i < n; i++) in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_params(r->model) + t[i].offset};
+    for (int i = 0; i < n; i++)
+        in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_params(r->model) + t[i].offset};
     if (lg_st_serialize(&bytes, &len, in, n, meta, 8, LG_F32, err, errlen) != LG_OK) goto out;
     lgs_model_row res;
     memset(&res, 0, sizeof res);
@@ -239,7 +239,8 @@ static void run_job(lgd_jobs *j, lgs_job_row *row)
     o.threads = j->opt.blas_threads;
     o.seed = seed + 1;
     o.hflip = json_is_true(json_object_get(params, "hflip"));
-    if (json_is_number(json_object_get(params, "lr"))) o.opt.lr = (float)json_number_value(json_object_get(params, "lr"));
+    if (json_is_number(json_object_get(params, "lr")))
+        o.opt.lr = (float)json_number_value(json_object_get(params, "lr"));
     o.opt.warmup_steps = o.steps / 20;
     o.log_every = j->opt.checkpoint_every < 10 ? j->opt.checkpoint_every : 10;
     o.progress = on_progress;

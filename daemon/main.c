@@ -40,16 +40,15 @@ typedef struct {
 
 static daemon_state D;
 
-static const char usage[] =
-    "usage: learngened [-c FILE] [--check-config] [--foreground] [--listen HOST:PORT]\n"
-    "                  [--state-dir DIR] [--set OPTION=VALUE]...\n"
-    "Serves Vision Transformers grown from learngenes over HTTP (see learngened(8)).\n"
-    "  -c, --config FILE   the config file (learngened.conf(5)); defaults otherwise\n"
-    "  --check-config      check the config, print every option's value, exit 0 / 1\n"
-    "  --foreground        run in the foreground (the only mode; for systemd and shells)\n"
-    "  --listen, --state-dir, --data-dir, --fmnist-dir   override that option\n"
-    "  --set OPTION=VALUE  override any option\n"
-    "  --version           print the version\n";
+static const char usage[] = "usage: learngened [-c FILE] [--check-config] [--foreground] [--listen HOST:PORT]\n"
+                            "                  [--state-dir DIR] [--set OPTION=VALUE]...\n"
+                            "Serves Vision Transformers grown from learngenes over HTTP (see learngened(8)).\n"
+                            "  -c, --config FILE   the config file (learngened.conf(5)); defaults otherwise\n"
+                            "  --check-config      check the config, print every option's value, exit 0 / 1\n"
+                            "  --foreground        run in the foreground (the only mode; for systemd and shells)\n"
+                            "  --listen, --state-dir, --data-dir, --fmnist-dir   override that option\n"
+                            "  --set OPTION=VALUE  override any option\n"
+                            "  --version           print the version\n";
 
 /* ------------------------------------------------------------- hooks */
 
@@ -218,7 +217,9 @@ static int open_store(char *err, size_t errlen)
     if (lgs_open(&D.store, path, err, errlen) != LGS_OK) return -1;
     int requeued = 0;
     lgs_job_requeue_running(D.store, &requeued);
-    if (requeued) lgd_log(LGD_LOG_WARN, "jobs", "requeued=%d msg=\"jobs left running by the last process resume from their checkpoints\"", requeued);
+    if (requeued)
+        lgd_log(LGD_LOG_WARN, "jobs",
+                "requeued=%d msg=\"jobs left running by the last process resume from their checkpoints\"", requeued);
     return lgd_seed(D.store, &D.cfg);
 }
 
@@ -240,8 +241,8 @@ static int run(void)
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
         return 1;
     }
-    lgd_log(LGD_LOG_INFO, "listen", "addr=%s port=%d workers=%d blas_threads=%d jobs_max=%d", host,
-            lga_port(D.api), D.cfg.workers, D.blas, D.cfg.jobs_max);
+    lgd_log(LGD_LOG_INFO, "listen", "addr=%s port=%d workers=%d blas_threads=%d jobs_max=%d", host, lga_port(D.api),
+            D.cfg.workers, D.blas, D.cfg.jobs_max);
 
     D.loop = uv_default_loop();
     uv_signal_init(D.loop, &D.sigterm);
@@ -293,8 +294,10 @@ int main(int argc, char **argv)
     enum { MAX_SETS = 64 };
     char *sets[MAX_SETS], *owned[MAX_SETS];
     int nsets = 0, nowned = 0, check = 0, c;
-    static const char *const names[] = {[O_LISTEN - O_LISTEN] = "listen", [O_STATE - O_LISTEN] = "state_dir",
-                                        [O_DATA - O_LISTEN] = "data_dir", [O_FMNIST - O_LISTEN] = "fmnist_dir"};
+    static const char *const names[] = {[O_LISTEN - O_LISTEN] = "listen",
+                                        [O_STATE - O_LISTEN] = "state_dir",
+                                        [O_DATA - O_LISTEN] = "data_dir",
+                                        [O_FMNIST - O_LISTEN] = "fmnist_dir"};
     D.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (D.ncpu < 1) D.ncpu = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {

@@ -66,8 +66,9 @@ static void import_fmnist(lgs_store *st, const char *dir, const char *prefix, co
     uint8_t *ib = NULL, *lb = NULL;
     size_t il = 0, ll = 0;
     if (read_either(dir, images, &ib, &il) || read_either(dir, labels, &lb, &ll)) {
-        lgd_log(LGD_LOG_WARN, "seed", "dir=\"%s\" msg=\"no Fashion-MNIST %s files (apt-get install "
-                                      "dataset-fashion-mnist)\"",
+        lgd_log(LGD_LOG_WARN, "seed",
+                "dir=\"%s\" msg=\"no Fashion-MNIST %s files (apt-get install "
+                "dataset-fashion-mnist)\"",
                 dir, prefix);
     } else {
         lgs_dataset_row d;

@@ -87,8 +87,10 @@ int lgd_workers_run(lgd_workers *w, void (*fn)(void *arg, int worker), void *arg
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
-    if (w->tail) w->tail->next = &t;
-    else w->head = &t;
+    if (w->tail)
+        w->tail->next = &t;
+    else
+        w->head = &t;
     w->tail = &t;
     w->queued++;
     pthread_cond_signal(&w->work);

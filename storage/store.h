@@ -55,11 +55,11 @@ typedef struct {
     char id[65];
     char kind[16];
     char name[128];
-    char *config;  /* learngene: its lg_config JSON; pool: JSON object
-                      {"name": config JSON, …} of its instances */
-    char *meta;    /* JSON object of the safetensors __metadata__ */
-    int64_t params; /* parameters stored */
-    int64_t size;   /* bytes of the safetensors file */
+    char *config;    /* learngene: its lg_config JSON; pool: JSON object
+                        {"name": config JSON, …} of its instances */
+    char *meta;      /* JSON object of the safetensors __metadata__ */
+    int64_t params;  /* parameters stored */
+    int64_t size;    /* bytes of the safetensors file */
     int64_t created; /* unix seconds */
 } lgs_gene_row;
 
@@ -70,8 +70,8 @@ void lgs_gene_row_free(lgs_gene_row *r); /* frees config and meta */
  * file's metadata "name", else its kind). Stores the pool's eval.* metadata
  * as evaluations (dataset "bundled"). When the same bytes are already there
  * returns LGS_ERR_EXISTS with the row filled. */
-lgs_status lgs_gene_put(lgs_store *s, const uint8_t *bytes, size_t len, const char *name, lgs_gene_row *out,
-                        char *err, size_t errlen);
+lgs_status lgs_gene_put(lgs_store *s, const uint8_t *bytes, size_t len, const char *name, lgs_gene_row *out, char *err,
+                        size_t errlen);
 lgs_status lgs_gene_get(lgs_store *s, const char *id, lgs_gene_row *out);
 /* kind_filter NULL: all; "pool": pools only; "!pool": learngenes only.
  * *rows is malloc'd (free each with lgs_gene_row_free, then the array). */
@@ -106,7 +106,7 @@ typedef struct {
     char id[65]; /* sha256 of images bytes followed by labels bytes */
     char name[128];
     int n, c, h, w;
-    int classes; /* 1 + the largest label */
+    int classes;  /* 1 + the largest label */
     int64_t size; /* raw IDX bytes stored (images + labels) */
     int64_t created;
 } lgs_dataset_row;
@@ -175,11 +175,11 @@ const char *lgs_job_state_name(lgs_job_state s); /* "queued", … */
 
 typedef struct {
     char id[65];
-    char kind[16];      /* "finetune" */
+    char kind[16]; /* "finetune" */
     lgs_job_state state;
-    char *params;       /* JSON of the request */
-    char model[65];     /* the model it starts from */
-    char result[65];    /* the model it produced (when succeeded) */
+    char *params;    /* JSON of the request */
+    char model[65];  /* the model it starts from */
+    char result[65]; /* the model it produced (when succeeded) */
     int64_t step, total_steps;
     double loss, accuracy; /* NaN until known */
     char *error;           /* reason when failed / cancelled, else NULL */
