@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bodies.h"
 #include "handlers.h"
 
 typedef struct {
@@ -116,35 +117,6 @@ static float *json_images(json_t *body, size_t per, int max_batch, int *B, int *
     return x;
 }
 
-/* A raw body: float32 (normalized) or bytes 0-255. */
-static float *raw_images(lga_req *r, size_t per, int u8, int *B, lga_json_error *e)
-{
-    size_t item = per * (u8 ? 1 : sizeof(float));
-    if (r->body_len == 0 || r->body_len % item) {
-        snprintf(e->message, sizeof e->message,
-                 "the body has %zu bytes, not a multiple of one image (%zu bytes: %zu %s)", r->body_len, item, per,
-                 u8 ? "bytes" : "float32");
-        snprintf(e->field, sizeof e->field, "body");
-        return NULL;
-    }
-    size_t n = r->body_len / item;
-    float *x = malloc(n * per * sizeof(float));
-    if (!x) return NULL;
-    if (u8)
-        for (size_t i = 0; i < n * per; i++) x[i] = ((float)r->body[i] / 255.0f - LG_FMNIST_MEAN) / LG_FMNIST_STD;
-    else
-        memcpy(x, r->body, n * per * sizeof(float));
-    for (size_t i = 0; i < n * per; i++)
-        if (!isfinite(x[i])) {
-            snprintf(e->message, sizeof e->message, "value %zu of the body is not a finite number", i);
-            snprintf(e->field, sizeof e->field, "body");
-            free(x);
-            return NULL;
-        }
-    *B = (int)n;
-    return x;
-}
-
 static json_t *predictions_json(const float *logits, int B, int K, int top_k, int with_logits)
 {
     json_t *preds = json_array(), *all = with_logits ? json_array() : NULL;
@@ -208,7 +180,7 @@ enum MHD_Result lga_h_predict(lga_req *r)
         if (!(body = lga_body_json(r, &ret))) goto out;
         images = json_images(body, per, 1 << 20, &B, &top_k, &want_logits, &e);
     } else if (!strncmp(ct, "application/octet-stream", 24) || !strncmp(ct, "application/x-u8", 16)) {
-        images = raw_images(r, per, !strncmp(ct, "application/x-u8", 16), &B, &e);
+        images = lga_images_raw(r->body, r->body_len, per, !strncmp(ct, "application/x-u8", 16), &B, &e);
     } else {
         ret = lga_reply_error(r, 415, "unsupported_media_type", "Content-Type",
                               "send application/json, application/octet-stream (float32) or application/x-u8");

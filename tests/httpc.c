@@ -156,7 +156,7 @@ static long perform(httpc_response *r, const char *method, const char *url, cons
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && r->truncated && !s.oom))
-        snprintf(r->error, sizeof r->error, "%s%s%s", curl_easy_strerror(rc), cerr[0] ? ": " : "", cerr);
+        snprintf(r->error, sizeof r->error, "%.150s%s%.300s", curl_easy_strerror(rc), cerr[0] ? ": " : "", cerr);
     if (s.oom) snprintf(r->error, sizeof r->error, "out of memory or body over %zu bytes", (size_t)HTTPC_MAX_BODY);
     if (!r->body) { /* always a valid empty string */
         r->body = calloc(1, 1);

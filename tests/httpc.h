@@ -24,7 +24,7 @@ typedef struct {
     uint8_t *body; /* malloc'd and NUL-terminated (the NUL is not counted in len) */
     size_t len;
     int truncated;   /* the body was cut at stop_after (httpc_get_partial) */
-    char error[256]; /* libcurl's reason when the transfer failed, else "" */
+    char error[512]; /* libcurl's reason when the transfer failed, else "" */
 } httpc_response;
 
 /* Requests never take longer than this unless the caller says otherwise. */

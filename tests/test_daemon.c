@@ -12,8 +12,8 @@
  * (its pid, which process is its parent, the port) lives in a MAP_SHARED
  * page. A test that restarts the daemon owns the new one; every daemon gets
  * PR_SET_PDEATHSIG, so none outlives the process that started it. The
- * daemon's log is $TMP/daemon.log; its tail is printed when something fails,
- * and the temporary directory is kept then.
+ * config, the daemon's log and its state live in a mkdtemp directory; when
+ * something fails the log's tail is printed and the directory is kept.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -221,14 +221,25 @@ static int daemon_start(char *err, size_t errlen)
     return -1;
 }
 
+static int process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
 /* Each test starts here: the shared daemon, or a new one when it died. */
 static void ensure_daemon(void)
 {
     int st;
+    if (H->pid > 0 && H->owner != getpid() && !process_exists(H->owner)) {
+        /* Started by an earlier test process (after a crash or a failed
+         * restart), which has ended: PR_SET_PDEATHSIG is killing it. */
+        for (double t0 = now_s(); !daemon_gone(NULL) && now_s() - t0 < STOP_TIMEOUT_S;) sleep_ms(20);
+        H->pid = 0;
+    }
     if (H->pid > 0 && !daemon_gone(&st)) return;
     if (H->pid > 0) {
-        fprintf(stderr, "test_daemon: the daemon (pid %d) had died (wait status %d); starting another\n", (int)H->pid,
-                st);
+        if (st == -1)
+            fprintf(stderr, "test_daemon: the daemon (pid %d) had died; starting another\n", (int)H->pid);
+        else
+            fprintf(stderr, "test_daemon: the daemon (pid %d) had died (%s %d); starting another\n", (int)H->pid,
+                    WIFEXITED(st) ? "exit status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         log_tail(40);
     }
     H->pid = 0;

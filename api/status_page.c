@@ -1,0 +1,3 @@
+/* status_page.c - being written. */
+#include "handlers.h"
+typedef int lga_status_unused;
