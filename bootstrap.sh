@@ -1,14 +1,17 @@
 #!/bin/sh
 # bootstrap.sh - installs what a fresh Debian 12 lacks, then configures and
 # builds learngened. Usage: ./bootstrap.sh [configure options...]
-# With LG_WITH_REF=1 it also installs PyTorch for the reference cross-check.
+# With LG_WITH_REF=1 it also installs what the whole test suite uses
+# (PyTorch for the reference cross-check, Chromium for the status page).
 set -eu
 cd "$(dirname "$0")"
 
 pkgs="autoconf automake libtool make gcc pkg-config libopenblas-dev zlib1g-dev check dataset-fashion-mnist
       libsqlite3-dev libssl-dev libmicrohttpd-dev libjansson-dev libuv1-dev libsystemd-dev
       libcurl4-openssl-dev libinih-dev curl"
-[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy"
+# the test suite's extras: PyTorch for the reference cross-check, Chromium
+# for the status page test, wrk for the HTTP benchmark
+[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy chromium wrk"
 
 missing=""
 for p in $pkgs; do

@@ -15,6 +15,7 @@
 #include "store.h"
 
 typedef struct lga_server lga_server;
+struct lga_tokens;
 
 /* What the daemon lends the API. */
 typedef struct {
@@ -39,6 +40,10 @@ typedef struct {
     size_t max_json_body;   /* bytes, JSON request bodies */
     size_t max_upload;      /* bytes, safetensors / IDX uploads */
     int max_batch;          /* images per predict request */
+    size_t max_header;      /* memory per connection for request line + headers */
+    int max_depth;          /* deepest model a request may grow */
+    size_t max_model_bytes; /* largest model (float32 weights) a request may grow */
+    int jobs_queue_max;     /* queued fine-tune jobs before 429 */
     size_t cache_bytes;     /* LRU bound for grown models */
     int workers;            /* worker pool threads (for per-worker contexts) */
     int blas_threads;       /* threads per CPU task */
@@ -56,7 +61,11 @@ int lga_port(const lga_server *s);
 void lga_quiesce(lga_server *s);
 /* Requests still being answered (for draining). */
 int lga_inflight(const lga_server *s);
-/* Changes the limits that can change live (bodies, batch, cache bound). */
+/* Replaces the bearer tokens (ownership passes; NULL or an empty set turns
+ * authentication off). Requests in flight keep the set they started with. */
+void lga_set_tokens(lga_server *s, struct lga_tokens *t);
+/* Changes the limits that can change live (bodies, batch, cache bound,
+ * model bounds, job queue). */
 void lga_reconfigure(lga_server *s, const lga_options *o);
 /* Models in the cache and their bytes (for sd_notify STATUS=). */
 void lga_cache_stats(lga_server *s, int *models, size_t *bytes);

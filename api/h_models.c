@@ -259,6 +259,31 @@ enum MHD_Result lga_h_model_create(lga_req *r)
         ret = lga_reply_store_error(r, s, "learngene", err);
         goto out;
     }
+    int max_depth, queue_max;
+    size_t max_bytes;
+    lga_model_limits(r->srv, &max_depth, &max_bytes, &queue_max);
+    lg_config grown;
+    if (lg_config_from_json(&grown, row.config, strlen(row.config), NULL, 0) == LG_OK && grown.depth > max_depth) {
+        ret = lga_reply_error(r, 400, "bad_request", has_depth ? "depth" : "budget",
+                              "depth %d is over this server's limit of %d (max_depth)", grown.depth, max_depth);
+        goto out;
+    }
+    if ((double)row.params * sizeof(float) > (double)max_bytes) {
+        ret = lga_reply_error(r, 400, "bad_request", has_depth ? "depth" : "budget",
+                              "the model would have %lld parameters (%.0f MiB), over this server's limit of %.0f MiB "
+                              "(max_model_mb)",
+                              (long long)row.params, (double)row.params * 4 / 1048576, (double)max_bytes / 1048576);
+        goto out;
+    }
+    if (has_ft) {
+        int64_t counts[LGS_JOB_STATES] = {0};
+        if (lgs_job_counts(r->srv->store, counts) == LGS_OK && counts[LGS_JOB_QUEUED] >= queue_max) {
+            ret = lga_reply_error(r, 429, "too_many_requests", NULL,
+                                  "%lld fine-tune jobs are already queued (jobs_queue_max); retry later",
+                                  (long long)counts[LGS_JOB_QUEUED]);
+            goto out;
+        }
+    }
     if (grow_now(r, &row, &ret) != 0) goto out;
     s = lgs_model_put(r->srv->store, &row, NULL, 0, err, sizeof err);
     unsigned status = s == LGS_OK ? 201 : 200;

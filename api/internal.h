@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "api.h"
+#include "auth.h"
 #include "jsonbody.h"
 #include "metrics.h"
 
@@ -23,6 +24,8 @@ struct lga_server {
     lgs_store *store;
     lga_cache *cache;
     lga_metrics *metrics;
+    pthread_rwlock_t tokens_lock;
+    lga_tokens *tokens; /* NULL or empty: no authentication */
     atomic_int draining;
     atomic_int inflight;
     int port;
@@ -46,7 +49,7 @@ typedef struct lga_req {
 typedef enum MHD_Result (*lga_handler)(lga_req *r);
 
 /* One route: method, path pattern ("/v1/models/{id}/weights": {id} matches
- * one segment), handler, body cap kind. */
+ * one segment), handler, body cap kind, and the token scope it needs. */
 typedef enum { LGA_BODY_NONE = 0, LGA_BODY_JSON = 1, LGA_BODY_UPLOAD = 2 } lga_body_kind;
 
 typedef struct lga_route {
@@ -54,6 +57,7 @@ typedef struct lga_route {
     const char *pattern;
     lga_handler handler;
     lga_body_kind body;
+    lga_scope scope;  /* NONE: open; READ / WRITE: the token scope needed */
     const char *name; /* "GET /v1/models/{id}": the metrics label */
 } lga_route;
 
@@ -83,6 +87,7 @@ void lga_log(lga_server *s, int level, const char *fmt, ...) __attribute__((form
 json_t *lga_body_json(lga_req *r, enum MHD_Result *replied);
 /* Options that can change live, read consistently. */
 void lga_limits(lga_server *s, size_t *max_json, size_t *max_upload, int *max_batch);
+void lga_model_limits(lga_server *s, int *max_depth, size_t *max_model_bytes, int *jobs_queue_max);
 
 /* render.c: rows as JSON objects. */
 json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full);

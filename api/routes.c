@@ -7,17 +7,22 @@
 #include "handlers.h"
 #include "internal.h"
 
-#define R(m, p, h, b)                                                                                                  \
-    {                                                                                                                  \
-        m, p, h, b, m " " p                                                                                            \
-    }
+/* R: the usual scope - reading (GET) needs a read token, anything else a
+ * write token; OPEN: no token (health, the status page); READ: a POST
+ * that only reads (predict, infer). */
+#define ROUTE(m, p, h, b, scope) {m, p, h, b, scope, m " " p}
+/* (the table only uses GET, POST and DELETE: GET is the one of 3 letters,
+ * which a constant initializer can test) */
+#define R(m, p, h, b) ROUTE(m, p, h, b, sizeof(m) == sizeof("GET") ? LGA_SCOPE_READ : LGA_SCOPE_WRITE)
+#define OPEN(m, p, h, b) ROUTE(m, p, h, b, LGA_SCOPE_NONE)
+#define READ(m, p, h, b) ROUTE(m, p, h, b, LGA_SCOPE_READ)
 
 static const lga_route routes[] = {
-    R("GET", "/", lga_h_status_page, LGA_BODY_NONE),
-    R("GET", "/healthz", lga_h_healthz, LGA_BODY_NONE),
-    R("GET", "/readyz", lga_h_readyz, LGA_BODY_NONE),
+    OPEN("GET", "/", lga_h_status_page, LGA_BODY_NONE),
+    OPEN("GET", "/healthz", lga_h_healthz, LGA_BODY_NONE),
+    OPEN("GET", "/readyz", lga_h_readyz, LGA_BODY_NONE),
     R("GET", "/metrics", lga_h_metrics, LGA_BODY_NONE),
-    R("GET", "/v1/version", lga_h_version, LGA_BODY_NONE),
+    OPEN("GET", "/v1/version", lga_h_version, LGA_BODY_NONE),
 
     R("POST", "/v1/learngenes", lga_h_gene_upload, LGA_BODY_UPLOAD),
     R("GET", "/v1/learngenes", lga_h_gene_list, LGA_BODY_NONE),
@@ -35,7 +40,7 @@ static const lga_route routes[] = {
     R("GET", "/v1/models/{id}", lga_h_model_get, LGA_BODY_NONE),
     R("DELETE", "/v1/models/{id}", lga_h_model_delete, LGA_BODY_NONE),
     R("GET", "/v1/models/{id}/weights", lga_h_model_weights, LGA_BODY_NONE),
-    R("POST", "/v1/models/{id}/predict", lga_h_predict, LGA_BODY_UPLOAD),
+    READ("POST", "/v1/models/{id}/predict", lga_h_predict, LGA_BODY_UPLOAD),
 
     R("POST", "/v1/datasets", lga_h_dataset_upload, LGA_BODY_UPLOAD),
     R("GET", "/v1/datasets", lga_h_dataset_list, LGA_BODY_NONE),
@@ -46,13 +51,13 @@ static const lga_route routes[] = {
     R("GET", "/v1/jobs/{id}/events", lga_h_job_events, LGA_BODY_NONE),
     R("DELETE", "/v1/jobs/{id}", lga_h_job_cancel, LGA_BODY_NONE),
 
-    R("GET", "/v2", lga_h_oip_server, LGA_BODY_NONE),
-    R("GET", "/v2/health/live", lga_h_healthz, LGA_BODY_NONE),
-    R("GET", "/v2/health/ready", lga_h_readyz, LGA_BODY_NONE),
+    OPEN("GET", "/v2", lga_h_oip_server, LGA_BODY_NONE),
+    OPEN("GET", "/v2/health/live", lga_h_healthz, LGA_BODY_NONE),
+    OPEN("GET", "/v2/health/ready", lga_h_readyz, LGA_BODY_NONE),
     R("GET", "/v2/models/{id}", lga_h_oip_model, LGA_BODY_NONE),
     R("GET", "/v2/models/{id}/ready", lga_h_oip_model_ready, LGA_BODY_NONE),
-    R("POST", "/v2/models/{id}/infer", lga_h_oip_infer, LGA_BODY_UPLOAD),
-    R("POST", "/v2/repository/index", lga_h_oip_index, LGA_BODY_JSON),
+    READ("POST", "/v2/models/{id}/infer", lga_h_oip_infer, LGA_BODY_UPLOAD),
+    READ("POST", "/v2/repository/index", lga_h_oip_index, LGA_BODY_JSON),
 };
 
 const lga_route *lga_routes(int *n)

@@ -38,6 +38,10 @@ void lga_options_defaults(lga_options *o)
     o->max_json_body = 1 << 20;
     o->max_upload = (size_t)256 << 20;
     o->max_batch = 256;
+    o->max_header = 32768;
+    o->max_depth = 64;
+    o->max_model_bytes = (size_t)1 << 30;
+    o->jobs_queue_max = 100;
     o->cache_bytes = (size_t)512 << 20;
     o->workers = 1;
     o->blas_threads = 1;
@@ -60,6 +64,15 @@ void lga_limits(lga_server *s, size_t *max_json, size_t *max_upload, int *max_ba
     if (max_json) *max_json = s->opt.max_json_body;
     if (max_upload) *max_upload = s->opt.max_upload;
     if (max_batch) *max_batch = s->opt.max_batch;
+    pthread_mutex_unlock(&s->cfg_lock);
+}
+
+void lga_model_limits(lga_server *s, int *max_depth, size_t *max_model_bytes, int *jobs_queue_max)
+{
+    pthread_mutex_lock(&s->cfg_lock);
+    *max_depth = s->opt.max_depth;
+    *max_model_bytes = s->opt.max_model_bytes;
+    *jobs_queue_max = s->opt.jobs_queue_max;
     pthread_mutex_unlock(&s->cfg_lock);
 }
 
@@ -179,6 +192,53 @@ static size_t body_cap(lga_server *s, lga_body_kind k)
     return k == LGA_BODY_UPLOAD ? upload : k == LGA_BODY_JSON ? json : 0;
 }
 
+/* 401 without a known token (when tokens are configured), 403 when the
+ * token's scope is too small. The secret is never logged. */
+static int check_auth(lga_req *r, enum MHD_Result *replied)
+{
+    lga_server *s = r->srv;
+    int rc = 0;
+    pthread_rwlock_rdlock(&s->tokens_lock);
+    if (lga_tokens_count(s->tokens) > 0) {
+        size_t len = 0;
+        const char *who = NULL;
+        const char *secret = lga_bearer(lga_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &len);
+        lga_scope have = lga_tokens_check(s->tokens, secret, len, &who);
+        if (have == LGA_SCOPE_NONE) {
+            rc = -1;
+            json_t *body = lga_json_error_body("unauthorized",
+                                               secret ? "the bearer token is not valid"
+                                                      : "this route needs an Authorization: Bearer token",
+                                               "Authorization");
+            char *text = json_dumps(body, JSON_COMPACT);
+            json_decref(body);
+            struct MHD_Response *resp =
+                text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+            if (resp) {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"learngened\"");
+                MHD_add_response_header(resp, "Content-Type", "application/json");
+            }
+            *replied = lga_reply(r, 401, resp);
+        } else if (have < r->route->scope) {
+            rc = -1;
+            *replied = lga_reply_error(r, 403, "forbidden", "Authorization",
+                                       "token '%s' has the %s scope; %s needs %s", who, lga_scope_name(have),
+                                       r->route->name, lga_scope_name(r->route->scope));
+        }
+    }
+    pthread_rwlock_unlock(&s->tokens_lock);
+    return rc;
+}
+
+void lga_set_tokens(lga_server *s, struct lga_tokens *t)
+{
+    pthread_rwlock_wrlock(&s->tokens_lock);
+    lga_tokens *old = s->tokens;
+    s->tokens = t;
+    pthread_rwlock_unlock(&s->tokens_lock);
+    lga_tokens_free(old);
+}
+
 static enum MHD_Result dispatch(lga_req *r)
 {
     if (r->too_large)
@@ -200,6 +260,10 @@ static enum MHD_Result dispatch(lga_req *r)
             MHD_add_response_header(resp, "Content-Type", "application/json");
         }
         return lga_reply(r, 405, resp);
+    }
+    if (r->route->scope != LGA_SCOPE_NONE) {
+        enum MHD_Result denied;
+        if (check_auth(r, &denied) != 0) return denied;
     }
     if (r->route->body == LGA_BODY_NONE && r->body_len > 0)
         return lga_reply_error(r, 400, "bad_request", "body", "%s takes no request body", r->route->name);
@@ -316,6 +380,7 @@ int lga_start(lga_server **out, const lga_options *o, char *err, size_t errlen)
     s->opt = *o;
     s->store = o->store;
     pthread_mutex_init(&s->cfg_lock, NULL);
+    pthread_rwlock_init(&s->tokens_lock, NULL);
     s->metrics = lga_metrics_new();
     s->cache = lga_cache_new(o->cache_bytes, o->workers > 0 ? o->workers : 1);
     if (!s->metrics || !s->cache) {
@@ -334,6 +399,7 @@ int lga_start(lga_server **out, const lga_options *o, char *err, size_t errlen)
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o->max_connections, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)o->max_connections_per_ip, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->request_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(o->max_header ? o->max_header : 32768), NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -369,6 +435,9 @@ void lga_reconfigure(lga_server *s, const lga_options *o)
     s->opt.max_upload = o->max_upload;
     s->opt.max_batch = o->max_batch;
     s->opt.cache_bytes = o->cache_bytes;
+    s->opt.max_depth = o->max_depth;
+    s->opt.max_model_bytes = o->max_model_bytes;
+    s->opt.jobs_queue_max = o->jobs_queue_max;
     pthread_mutex_unlock(&s->cfg_lock);
     lga_cache_set_max(s->cache, o->cache_bytes);
 }
@@ -381,6 +450,8 @@ void lga_stop(lga_server *s)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     lga_cache_free(s->cache);
     lga_metrics_free(s->metrics);
+    lga_tokens_free(s->tokens);
+    pthread_rwlock_destroy(&s->tokens_lock);
     pthread_mutex_destroy(&s->cfg_lock);
     free(s);
 }

@@ -60,6 +60,8 @@ typedef enum {
       "Fashion-MNIST IDX files imported on first start; \"\" skips the import.") \
     X(tokens_file,            K_OPTPATH, "",                  NULL, NULL,      NULL, 1, \
       "File of API bearer tokens; \"\" turns authentication off.") \
+    X(allow_open_network,     K_ENUM,    "no",                NULL, NULL,      "no|yes", 0, \
+      "yes lets the daemon listen on a non-loopback address without tokens_file (unsafe).") \
     X(workers,                K_INT,     "1",                 "1",  "64",      NULL, 0, \
       "Worker threads for CPU work (expand, fine-tune, predict).") \
     X(blas_threads,           K_INT,     "0",                 "0",  "64",      NULL, 0, \
@@ -74,14 +76,22 @@ typedef enum {
       "Largest JSON request body, in bytes (K, M, G suffixes).") \
     X(max_upload,             K_SIZE,    "256M",              "1K", "4G",      NULL, 1, \
       "Largest upload (safetensors model, IDX dataset), in bytes.") \
+    X(max_header,             K_SIZE,    "32K",               "4K", "1M",      NULL, 0, \
+      "Memory per connection for the request line and headers; larger requests get 431.") \
     X(max_batch,              K_INT,     "256",               "1",  "65536",   NULL, 1, \
       "Most images in one predict request.") \
     X(cache_mb,               K_I64,     "512",               "0",  "1048576", NULL, 1, \
       "MiB of loaded models kept in memory; 0 disables the cache.") \
     X(queue_max,              K_INT,     "64",                "1",  "100000",  NULL, 1, \
       "CPU tasks that may wait for a worker; beyond that requests get 503.") \
+    X(max_depth,              K_INT,     "64",                "1",  "256",     NULL, 1, \
+      "Deepest model a request may grow.") \
+    X(max_model_mb,           K_I64,     "1024",              "1",  "65536",   NULL, 1, \
+      "Largest model a request may grow, in MiB of float32 weights.") \
     X(jobs_max,               K_INT,     "1",                 "1",  "64",      NULL, 0, \
       "Fine-tune jobs that run at once.") \
+    X(jobs_queue_max,         K_INT,     "100",               "1",  "100000",  NULL, 1, \
+      "Fine-tune jobs that may wait in the queue; beyond that requests get 429.") \
     X(checkpoint_every,       K_INT,     "50",                "1",  "1000000", NULL, 0, \
       "Fine-tune steps between checkpoints.") \
     X(drain_timeout,          K_INT,     "30",                "0",  "3600",    NULL, 0, \

@@ -28,6 +28,7 @@ typedef struct {
     char data_dir[4096];        /* bundled learngene + pool imported on first start */
     char fmnist_dir[4096];      /* Fashion-MNIST IDX files; "" = don't import */
     char tokens_file[4096];     /* bearer tokens; "" = no auth */
+    char allow_open_network[8]; /* no|yes: non-loopback without tokens */
     int workers;                /* CPU worker threads, 1..64 */
     int blas_threads;           /* OpenBLAS threads per worker; 0 = cores / workers */
     int max_connections;        /* 1..65536 */
@@ -35,9 +36,13 @@ typedef struct {
     int request_timeout;        /* seconds */
     int64_t max_body;           /* JSON bodies, bytes */
     int64_t max_upload;         /* safetensors / IDX uploads, bytes */
+    int64_t max_header;         /* MHD memory per connection (headers) */
     int max_batch;              /* images per predict request */
     int64_t cache_mb;           /* model cache, MiB */
     int queue_max;              /* CPU tasks waiting for a worker before 503 */
+    int max_depth;              /* deepest model a request may grow */
+    int64_t max_model_mb;       /* largest model a request may grow */
+    int jobs_queue_max;         /* queued fine-tune jobs before 429 */
     int jobs_max;               /* concurrent fine-tune jobs */
     int checkpoint_every;       /* fine-tune steps between checkpoints */
     int drain_timeout;          /* seconds SIGTERM waits for in-flight requests */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "autoconfig.h"
 #include "daemon.h"
 #include "jobs.h"
@@ -48,6 +49,7 @@ static const char usage[] = "usage: learngened [-c FILE] [--check-config] [--for
                             "  --foreground        run in the foreground (the only mode; for systemd and shells)\n"
                             "  --listen, --state-dir, --data-dir, --fmnist-dir   override that option\n"
                             "  --set OPTION=VALUE  override any option\n"
+    "  --new-token read|write [NAME]   make a bearer token and its tokens_file line\n"
                             "  --version           print the version\n";
 
 /* ------------------------------------------------------------- hooks */
@@ -98,6 +100,10 @@ static int api_options(lga_options *o, const lgd_config *c, char *host, size_t h
     o->max_json_body = (size_t)c->max_body;
     o->max_upload = (size_t)c->max_upload;
     o->max_batch = c->max_batch;
+    o->max_header = (size_t)c->max_header;
+    o->max_depth = c->max_depth;
+    o->max_model_bytes = (size_t)c->max_model_mb << 20;
+    o->jobs_queue_max = c->jobs_queue_max;
     o->cache_bytes = (size_t)c->cache_mb << 20;
     o->workers = c->workers;
     o->blas_threads = D.blas;
@@ -123,6 +129,60 @@ static int load_config(lgd_config *c, const char *path, char **sets, int nsets, 
         if (rc != 0) return -1;
     }
     return lgd_config_check(c, D.ncpu, err, errlen);
+}
+
+/* The tokens of c->tokens_file (NULL when authentication is off). */
+static int load_tokens(const lgd_config *c, lga_tokens **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!c->tokens_file[0]) return 0;
+    if (lga_tokens_load(out, c->tokens_file, err, errlen) != 0) return -1;
+    if (lga_tokens_count(*out) == 0) {
+        snprintf(err, errlen, "tokens_file %.900s has no tokens (use tokens_file = \"\" to turn authentication off)",
+                 c->tokens_file);
+        lga_tokens_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Serving beyond this host without tokens needs allow_open_network = yes. */
+static int check_exposure(const lgd_config *c, const char *host, const lga_tokens *t, char *err, size_t errlen)
+{
+    int loopback = !strcmp(host, "127.0.0.1") || !strncmp(host, "127.", 4) || !strcmp(host, "::1") ||
+                   !strcmp(host, "localhost");
+    if (loopback || lga_tokens_count(t) > 0 || !strcmp(c->allow_open_network, "yes")) return 0;
+    snprintf(err, errlen,
+             "refusing to listen on %s without authentication: set tokens_file (learngened --new-token makes one), "
+             "or allow_open_network = yes to serve everyone who can reach this address",
+             host);
+    return -1;
+}
+
+/* --new-token SCOPE [NAME]: a random secret, and its line for tokens_file. */
+static int new_token(const char *scope, const char *name)
+{
+    if (strcmp(scope, "read") && strcmp(scope, "write")) {
+        fprintf(stderr, "learngened: --new-token takes read or write, not '%s'\n", scope);
+        return 2;
+    }
+    unsigned char raw[24];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
+        fprintf(stderr, "learngened: cannot read /dev/urandom\n");
+        if (f) fclose(f);
+        return 1;
+    }
+    fclose(f);
+    char secret[64] = "lg_", hash[65];
+    for (size_t i = 0; i < sizeof raw; i++) sprintf(secret + 3 + 2 * i, "%02x", raw[i]);
+    lgs_sha256_hex(hash, secret, strlen(secret));
+    printf("token: %s\n", secret);
+    printf("tokens_file line: %s %s %s\n", scope, hash, name ? name : "unnamed");
+    fflush(stdout);
+    fprintf(stderr, "learngened: the token is shown once; the file keeps only its sha256\n");
+    return 0;
 }
 
 /* ----------------------------------------------------------- signals */
@@ -190,6 +250,16 @@ static void on_reload(uv_signal_t *s, int signum)
     char host[256];
     lga_options o;
     if (api_options(&o, &c, host, sizeof host, err, sizeof err) == 0) lga_reconfigure(D.api, &o);
+    lga_tokens *tokens = NULL;
+    if (load_tokens(&c, &tokens, err, sizeof err) != 0)
+        lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running tokens\"", err);
+    else if (check_exposure(&D.cfg, host, tokens, err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running tokens\"", err);
+        lga_tokens_free(tokens);
+    } else {
+        lga_set_tokens(D.api, tokens);
+        lgd_log(LGD_LOG_INFO, "reload", "tokens=%d", lga_tokens_count(tokens));
+    }
     /* keep the options that need a restart as they run */
     char keep_listen[sizeof c.listen], keep_state[sizeof c.state_dir];
     memcpy(keep_listen, D.cfg.listen, sizeof keep_listen);
@@ -236,11 +306,21 @@ static int run(void)
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
         return 1;
     }
+    lga_tokens *tokens = NULL;
+    if (load_tokens(&D.cfg, &tokens, err, sizeof err) != 0 ||
+        check_exposure(&D.cfg, host, tokens, err, sizeof err) != 0) {
+        lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
+        lga_tokens_free(tokens);
+        return 1;
+    }
     if (sd_listen_fds(1) >= 1) o.listen_fd = SD_LISTEN_FDS_START; /* socket activation */
     if (lga_start(&D.api, &o, err, sizeof err) != 0) {
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
+        lga_tokens_free(tokens);
         return 1;
     }
+    lga_set_tokens(D.api, tokens);
+    if (tokens) lgd_log(LGD_LOG_INFO, "auth", "tokens=%d", lga_tokens_count(tokens));
     lgd_log(LGD_LOG_INFO, "listen", "addr=%s port=%d workers=%d blas_threads=%d jobs_max=%d", host, lga_port(D.api),
             D.cfg.workers, D.blas, D.cfg.jobs_max);
 
@@ -279,7 +359,7 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
-    enum { O_CHECK = 256, O_FG, O_LISTEN, O_STATE, O_DATA, O_FMNIST, O_SET, O_VERSION };
+    enum { O_CHECK = 256, O_FG, O_LISTEN, O_STATE, O_DATA, O_FMNIST, O_SET, O_VERSION, O_NEW_TOKEN };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, O_CHECK},
                                          {"foreground", no_argument, 0, O_FG},
@@ -289,6 +369,7 @@ int main(int argc, char **argv)
                                          {"fmnist-dir", required_argument, 0, O_FMNIST},
                                          {"set", required_argument, 0, O_SET},
                                          {"version", no_argument, 0, O_VERSION},
+                                         {"new-token", required_argument, 0, O_NEW_TOKEN},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     enum { MAX_SETS = 64 };
@@ -318,6 +399,7 @@ int main(int argc, char **argv)
             break;
         case O_SET: sets[nsets++] = optarg; break;
         case O_VERSION: printf("learngened %s\n", PACKAGE_VERSION); return 0;
+        case O_NEW_TOKEN: return new_token(optarg, optind < argc ? argv[optind] : NULL);
         default: fputs(usage, c == 'h' ? stdout : stderr); return c == 'h' ? 0 : 2;
         }
     }

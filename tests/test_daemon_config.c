@@ -171,12 +171,14 @@ START_TEST(test_table)
 {
     int n;
     const lgd_option_doc *o = lgd_config_options(&n);
-    ck_assert_msg(n == 20, "expected 20 options, the table has %d", n);
-    static const char *const live[] = {"max_body",   "max_upload",  "max_batch",       "cache_mb", "log_level",
-                                       "log_format", "tokens_file", "request_timeout", "queue_max"};
+    ck_assert_msg(n == 25, "expected 25 options, the table has %d", n);
+    static const char *const live[] = {"max_body",  "max_upload",      "max_batch", "cache_mb",     "log_level",
+                                       "log_format", "tokens_file",    "request_timeout", "queue_max", "max_depth",
+                                       "max_model_mb", "jobs_queue_max"};
     static const char *const restart[] = {"listen",   "state_dir",        "data_dir",        "fmnist_dir",
                                           "workers",  "blas_threads",     "max_connections", "max_connections_per_ip",
-                                          "jobs_max", "checkpoint_every", "drain_timeout"};
+                                          "jobs_max", "checkpoint_every", "drain_timeout",   "allow_open_network",
+                                          "max_header"};
     for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
         ck_assert_msg(option(live[i])->live == 1, "%s should be live (applied on reload)", live[i]);
     for (size_t i = 0; i < sizeof restart / sizeof restart[0]; i++)
