@@ -262,6 +262,12 @@ static void run_job(lgd_jobs *j, lgs_job_row *row)
         jlog(j, 2, "event=job_paused job=%s step=%ld (resumes on the next start)", row->id, r.last_checkpoint);
         goto out;
     }
+    const float *w = lg_model_params(r.model);
+    for (size_t i = 0; i < lg_model_nparams(r.model); i++)
+        if (!isfinite(w[i])) {
+            snprintf(err, sizeof err, "training diverged: a weight became NaN or infinite (lower the learning rate)");
+            goto fail;
+        }
     double acc = NAN;
     if (lg_evaluate(r.model, &test, 256, j->opt.blas_threads, &acc, NULL, err, sizeof err) != LG_OK) goto fail;
     if (store_result(&r, &base, params, acc, err, sizeof err) != 0) goto fail;
