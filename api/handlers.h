@@ -7,6 +7,8 @@
 #include "internal.h"
 
 enum MHD_Result lga_h_status_page(lga_req *r);
+enum MHD_Result lga_h_status_css(lga_req *r);
+enum MHD_Result lga_h_status_js(lga_req *r);
 enum MHD_Result lga_h_healthz(lga_req *r);
 enum MHD_Result lga_h_readyz(lga_req *r);
 enum MHD_Result lga_h_metrics(lga_req *r);

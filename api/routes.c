@@ -19,6 +19,8 @@
 
 static const lga_route routes[] = {
     OPEN("GET", "/", lga_h_status_page, LGA_BODY_NONE),
+    OPEN("GET", "/status.css", lga_h_status_css, LGA_BODY_NONE),
+    OPEN("GET", "/status.js", lga_h_status_js, LGA_BODY_NONE),
     OPEN("GET", "/healthz", lga_h_healthz, LGA_BODY_NONE),
     OPEN("GET", "/readyz", lga_h_readyz, LGA_BODY_NONE),
     R("GET", "/metrics", lga_h_metrics, LGA_BODY_NONE),

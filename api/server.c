@@ -307,6 +307,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (r->too_large || !r->route) return MHD_YES; /* unrouted: 404/405 ignores the body */
+        if (r->route->body == LGA_BODY_NONE) {         /* counted only: the answer is 400 */
+            r->body_len += n;
+            return MHD_YES;
+        }
         if (n > r->body_max - r->body_len) {
             r->too_large = 1;
             free(r->body);

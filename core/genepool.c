@@ -2,6 +2,7 @@
  * depth and different widths, stitch layers between them fitted by least
  * squares (LAPACK sgels) on calibration images, the stitched configurations
  * as models, and pools to and from safetensors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,7 +467,14 @@ lg_status lg_genepool_from_st(lg_genepool *p, const lg_st *st, char *err, size_t
                             tname);
                 goto fail_pool;
             }
-            lg_st_to_f32(f, wb ? sp->b : sp->w);
+            float *dst = wb ? sp->b : sp->w;
+            lg_st_to_f32(f, dst);
+            for (size_t j = 0; j < (size_t)db * (wb ? 1 : (size_t)da); j++)
+                if (!isfinite(dst[j])) {
+                    s = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s' holds a NaN or infinite value at index %zu",
+                                tname, j);
+                    goto fail_pool;
+                }
         }
     }
     return LG_OK;

@@ -297,8 +297,6 @@ const lg_st_tensor *lg_st_find(const lg_st *st, const char *name);
 const char *lg_st_meta(const lg_st *st, const char *key);
 int lg_st_meta_count(const lg_st *st);
 void lg_st_meta_get(const lg_st *st, int i, const char **key, const char **value);
-/* LG_ERR_RANGE naming the first tensor that holds a NaN or an infinity. */
-lg_status lg_st_check_finite(const lg_st *st, char *err, size_t errlen);
 /* Converts a tensor to float32 (out holds numel floats). */
 void lg_st_to_f32(const lg_st_tensor *t, float *out);
 

@@ -511,30 +511,6 @@ void lg_st_to_f32(const lg_st_tensor *t, float *out)
     }
 }
 
-/* The exponent bits of one element are all ones: Inf or NaN. */
-static int element_nonfinite(const uint8_t *p, lg_dtype d)
-{
-    switch (d) {
-    case LG_F32: return (p[3] & 0x7f) == 0x7f && (p[2] & 0x80);
-    case LG_F16: return (p[1] & 0x7c) == 0x7c;
-    case LG_BF16: return (p[1] & 0x7f) == 0x7f && (p[0] & 0x80);
-    }
-    return 0;
-}
-
-lg_status lg_st_check_finite(const lg_st *st, char *err, size_t errlen)
-{
-    for (int i = 0; i < lg_st_count(st); i++) {
-        const lg_st_tensor *t = lg_st_get(st, i);
-        size_t size = lg_dtype_size(t->dtype);
-        for (size_t k = 0; k < t->nbytes / size; k++)
-            if (element_nonfinite(t->data + k * size, t->dtype))
-                return lg_fail(err, errlen, LG_ERR_RANGE, "tensor %s has a NaN or infinite value (element %zu)",
-                               t->name, k);
-    }
-    return LG_OK;
-}
-
 /* ----------------------------------------------------------------- writer */
 
 typedef struct {

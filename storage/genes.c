@@ -137,11 +137,6 @@ static lgs_status gene_info_parse(gene_info *gi, const uint8_t *bytes, size_t le
     if (ls != LG_OK) return lgs_from_lg(ls);
     lgs_status r = lg_st_meta(st, "genepool") ? pool_info(gi, st, err, errlen) : learngene_info(gi, st, err, errlen);
     if (r != LGS_OK) goto out;
-    /* a learngene with NaN or Inf weights grows nothing but NaN */
-    if (lg_st_check_finite(st, err, errlen) != LG_OK) {
-        r = LGS_ERR_INVALID;
-        goto out;
-    }
     meta_json(&gi->meta, st);
     if (gi->config.oom || gi->meta.oom) {
         r = lgs_fail(err, errlen, LGS_ERR_NOMEM, "out of memory describing the learngene");
