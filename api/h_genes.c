@@ -29,7 +29,7 @@ static enum MHD_Result upload(lga_req *r, int want_pool)
     if (s == LGS_ERR_INVALID) return lga_reply_error(r, 400, "bad_request", "body", "%s", err);
     if (s != LGS_OK && s != LGS_ERR_EXISTS) return lga_reply_store_error(r, s, "learngene", err);
     lga_log(r->srv, 2, "event=%s id=%s kind=%s bytes=%zu", s == LGS_OK ? "stored" : "dedup", g.id, g.kind, r->body_len);
-    json_t *o = lga_gene_json(r->srv->store, &g, 1);
+    json_t *o = lga_gene_json(r->srv->store, &g);
     lgs_gene_row_free(&g);
     return lga_reply_json(r, s == LGS_OK ? 201 : 200, o);
 }
@@ -45,7 +45,7 @@ static enum MHD_Result list(lga_req *r, int pools)
     if (s != LGS_OK) return lga_reply_store_error(r, s, "learngene", NULL);
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        json_array_append_new(arr, lga_gene_json(r->srv->store, &rows[i], 1));
+        json_array_append_new(arr, lga_gene_json(r->srv->store, &rows[i]));
         lgs_gene_row_free(&rows[i]);
     }
     free(rows);
@@ -77,7 +77,7 @@ static enum MHD_Result describe(lga_req *r, int pool)
     lgs_gene_row g;
     enum MHD_Result ret;
     if (find(r, pool, &g, &ret) != 0) return ret;
-    json_t *o = lga_gene_json(r->srv->store, &g, 1);
+    json_t *o = lga_gene_json(r->srv->store, &g);
     lgs_gene_row_free(&g);
     return lga_reply_json(r, 200, o);
 }

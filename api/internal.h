@@ -90,7 +90,7 @@ void lga_limits(lga_server *s, size_t *max_json, size_t *max_upload, int *max_ba
 void lga_model_limits(lga_server *s, int *max_depth, size_t *max_model_bytes, int *jobs_queue_max);
 
 /* render.c: rows as JSON objects. */
-json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full);
+json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g);
 json_t *lga_model_json(const lgs_model_row *m);
 json_t *lga_dataset_json(const lgs_dataset_row *d);
 json_t *lga_job_json(const lgs_job_row *j);

@@ -16,7 +16,7 @@ json_t *lga_json_column(const char *text)
 
 static json_t *number_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
-json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full)
+json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "id", g->id, "kind", g->kind, "name", g->name, "params",
                           (json_int_t)g->params, "size", (json_int_t)g->size, "created", (json_int_t)g->created);
@@ -33,12 +33,12 @@ json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g, int full)
         json_object_set(o, "config", config);
         json_object_set_new(o, "depths", json_pack("[i,i]", lo, hi));
     }
-    if (full) json_object_set(o, "meta", meta);
+    json_object_set(o, "meta", meta);
     json_decref(meta);
     json_decref(config);
     lgs_eval_row *ev = NULL;
     int n = 0;
-    if (full && lgs_eval_list(st, g->id, &ev, &n) == LGS_OK) {
+    if (lgs_eval_list(st, g->id, &ev, &n) == LGS_OK) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:f}", "variant", ev[i].variant, "dataset", ev[i].dataset,
