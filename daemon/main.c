@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -27,6 +29,8 @@
 typedef struct {
     lgd_config cfg;
     const char *config_path;
+    char **sets; /* command-line overrides (OPTION=VALUE), applied again on reload */
+    int nsets;
     int ncpu, blas;
     lgs_store *store;
     lgd_workers *workers;
@@ -48,7 +52,9 @@ static const char usage[] = "usage: learngened [-c FILE] [--check-config] [--for
                             "  --check-config      check the config, print every option's value, exit 0 / 1\n"
                             "  --foreground        run in the foreground (the only mode; for systemd and shells)\n"
                             "  --listen, --state-dir, --data-dir, --fmnist-dir   override that option\n"
-                            "  --set OPTION=VALUE  override any option\n"
+                            "  --set OPTION=VALUE  override any option (kept on reload)\n"
+                            "  --list-options      print the option table (name, type, default, min, max, live,\n"
+                            "                      values, help; tab-separated), exit 0\n"
     "  --new-token read|write [NAME]   make a bearer token and its tokens_file line\n"
                             "  --version           print the version\n";
 
@@ -129,6 +135,50 @@ static int load_config(lgd_config *c, const char *path, char **sets, int nsets, 
         if (rc != 0) return -1;
     }
     return lgd_config_check(c, D.ncpu, err, errlen);
+}
+
+/* Copies into c the value running has for every option a reload cannot
+ * apply (live = 0 in the option table), so D.cfg keeps saying what runs and
+ * a pending change is reported again on every reload until a restart. Goes
+ * through the options' text form, so no list of fields is kept here. */
+static void keep_restart_options(lgd_config *c, const lgd_config *running)
+{
+    char *text = NULL, *save = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    lgd_config_dump(running, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return;
+    }
+    int n;
+    const lgd_option_doc *o = lgd_config_options(&n);
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strstr(line, " = ");
+        if (!eq) continue;
+        *eq = '\0';
+        char *v = eq + 3;
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') v[vl - 1] = '\0', v++; /* dump quotes "" and the like */
+        for (int i = 0; i < n; i++)
+            if (!o[i].live && !strcmp(o[i].name, line)) lgd_config_set(c, line, v, NULL, 0);
+    }
+    free(text);
+}
+
+/* --list-options: the option table, one option a line, tab-separated: name,
+ * type, default ("" when empty), min, max, live|restart, values (enums),
+ * help; "-" where a column does not apply. tests/test_units.sh checks
+ * learngened.conf(5) and etc/learngened.conf against it. */
+static void list_options(FILE *f)
+{
+    int n;
+    const lgd_option_doc *o = lgd_config_options(&n);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o[i].name, o[i].type, o[i].def[0] ? o[i].def : "\"\"",
+                o[i].min ? o[i].min : "-", o[i].max ? o[i].max : "-", o[i].live ? "live" : "restart",
+                o[i].values ? o[i].values : "-", o[i].help);
 }
 
 /* The tokens of c->tokens_file (NULL when authentication is off). */
@@ -236,17 +286,19 @@ static void on_reload(uv_signal_t *s, int signum)
     (void)s, (void)signum;
     lgd_config c;
     char err[1024], restart[1024] = "";
-    sd_notify(0, "RELOADING=1");
-    if (load_config(&c, D.config_path, NULL, 0, err, sizeof err) != 0) {
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)uv_hrtime() / 1000ULL);
+    if (load_config(&c, D.config_path, D.sets, D.nsets, err, sizeof err) != 0) {
         lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running config\"", err);
         sd_notify(0, "READY=1");
         return;
     }
-    /* options given on the command line keep their override */
+    /* options given on the command line kept their override (load_config);
+     * those a reload cannot apply keep the value they run with */
     if (lgd_config_diff_restart(&D.cfg, &c, restart, sizeof restart) > 0)
         lgd_log(LGD_LOG_WARN, "reload", "changed=\"%s\" msg=\"these need a restart to apply\"", restart);
+    keep_restart_options(&c, &D.cfg);
     lgd_log_level lvl;
-    if (lgd_log_level_parse(c.log_level, &lvl) == 0) lgd_log_set_level(lvl);
+    if (lgd_log_level_parse(c.log_level, &lvl) == 0) lgd_log_setup(lvl, !strcmp(c.log_format, "json"), stderr);
     char host[256];
     lga_options o;
     if (api_options(&o, &c, host, sizeof host, err, sizeof err) == 0) lga_reconfigure(D.api, &o);
@@ -260,18 +312,11 @@ static void on_reload(uv_signal_t *s, int signum)
         lga_set_tokens(D.api, tokens);
         lgd_log(LGD_LOG_INFO, "reload", "tokens=%d", lga_tokens_count(tokens));
     }
-    /* keep the options that need a restart as they run */
-    char keep_listen[sizeof c.listen], keep_state[sizeof c.state_dir];
-    memcpy(keep_listen, D.cfg.listen, sizeof keep_listen);
-    memcpy(keep_state, D.cfg.state_dir, sizeof keep_state);
-    int workers = D.cfg.workers, blas = D.cfg.blas_threads, jobs = D.cfg.jobs_max;
     D.cfg = c;
-    memcpy(D.cfg.listen, keep_listen, sizeof keep_listen);
-    memcpy(D.cfg.state_dir, keep_state, sizeof keep_state);
-    D.cfg.workers = workers, D.cfg.blas_threads = blas, D.cfg.jobs_max = jobs;
     lgd_log(LGD_LOG_INFO, "reload", "log_level=%s max_body=%lld max_upload=%lld cache_mb=%lld", c.log_level,
             (long long)c.max_body, (long long)c.max_upload, (long long)c.cache_mb);
     sd_notify(0, "READY=1");
+    status_update();
 }
 
 /* -------------------------------------------------------------- main */
@@ -283,6 +328,16 @@ static int open_store(char *err, size_t errlen)
         return -1;
     }
     char path[4200];
+    /* one daemon per state dir: a second one would requeue the first's
+     * running jobs under it */
+    snprintf(path, sizeof path, "%s/learngened.lock", D.cfg.state_dir);
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "state_dir %.900s is in use by another learngened (%s)", D.cfg.state_dir,
+                 lock < 0 ? strerror(errno) : "its lock is held");
+        if (lock >= 0) close(lock);
+        return -1;
+    }
     snprintf(path, sizeof path, "%s/learngened.db", D.cfg.state_dir);
     if (lgs_open(&D.store, path, err, errlen) != LGS_OK) return -1;
     int requeued = 0;
@@ -359,7 +414,7 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
-    enum { O_CHECK = 256, O_FG, O_LISTEN, O_STATE, O_DATA, O_FMNIST, O_SET, O_VERSION, O_NEW_TOKEN };
+    enum { O_CHECK = 256, O_FG, O_LISTEN, O_STATE, O_DATA, O_FMNIST, O_SET, O_VERSION, O_NEW_TOKEN, O_LIST };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, O_CHECK},
                                          {"foreground", no_argument, 0, O_FG},
@@ -370,6 +425,7 @@ int main(int argc, char **argv)
                                          {"set", required_argument, 0, O_SET},
                                          {"version", no_argument, 0, O_VERSION},
                                          {"new-token", required_argument, 0, O_NEW_TOKEN},
+                                         {"list-options", no_argument, 0, O_LIST},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     enum { MAX_SETS = 64 };
@@ -400,6 +456,7 @@ int main(int argc, char **argv)
         case O_SET: sets[nsets++] = optarg; break;
         case O_VERSION: printf("learngened %s\n", PACKAGE_VERSION); return 0;
         case O_NEW_TOKEN: return new_token(optarg, optind < argc ? argv[optind] : NULL);
+        case O_LIST: list_options(stdout); return 0;
         default: fputs(usage, c == 'h' ? stdout : stderr); return c == 'h' ? 0 : 2;
         }
     }
@@ -408,16 +465,17 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[1024];
+    D.sets = sets, D.nsets = nsets; /* owned[] lives until main returns */
     int rc = load_config(&D.cfg, D.config_path, sets, nsets, err, sizeof err);
-    for (int i = 0; i < nowned; i++) free(owned[i]);
     if (rc != 0) {
         fprintf(stderr, "learngened: %s\n", err);
-        return 1;
+        rc = 1;
+        goto out;
     }
     if (check) {
         lgd_config_dump(&D.cfg, stdout);
         fprintf(stderr, "learngened: %s: configuration ok\n", D.config_path ? D.config_path : "(defaults)");
-        return 0;
+        goto out;
     }
     D.blas = lgd_config_effective_blas(&D.cfg, D.ncpu);
     lgd_log_level lvl = LGD_LOG_INFO;
@@ -428,10 +486,12 @@ int main(int argc, char **argv)
             D.config_path ? D.config_path : "(defaults)", D.cfg.state_dir);
     if (open_store(err, sizeof err) != 0) {
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
-        lgs_close(D.store);
-        return 1;
+        rc = 1;
+    } else {
+        rc = run();
     }
-    rc = run();
     lgs_close(D.store);
+out:
+    for (int i = 0; i < nowned; i++) free(owned[i]);
     return rc;
 }

@@ -18,5 +18,12 @@ for _ in $(seq 100); do python3 -c "import urllib.request as u; u.urlopen('http:
 if ! python3 "$src/tests/bad_input.py" "http://127.0.0.1:$port" "$src"; then
     echo "--- daemon log"; tail -30 "$tmp/log"; exit 1
 fi
+# a second daemon on the same state dir is refused (it would requeue the
+# first one's running jobs under it)
+if "$build/daemon/learngened" --listen 127.0.0.1:0 --state-dir "$tmp/state" --data-dir "" --fmnist-dir "" \
+    2>"$tmp/log2"; then
+    echo "FAIL: a second daemon started on a state dir in use"; exit 1
+fi
+grep -q "is in use by another learngened" "$tmp/log2" || { echo "FAIL: no reason: $(cat "$tmp/log2")"; exit 1; }
 kill $pid; wait $pid; rc=$?; pid=
 [ $rc = 0 ] || { echo "FAIL: the daemon exited $rc on SIGTERM"; exit 1; }
