@@ -11,7 +11,7 @@ pkgs="autoconf automake libtool make gcc pkg-config libopenblas-dev zlib1g-dev c
       libcurl4-openssl-dev libinih-dev curl"
 # the test suite's extras: PyTorch for the reference cross-check, Chromium
 # for the status page test, wrk for the HTTP benchmark
-[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy chromium wrk"
+[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy chromium wrk python3-onnx"
 
 missing=""
 for p in $pkgs; do
@@ -23,6 +23,14 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+# ONNX Runtime (npm's onnxruntime-node, pinned by tests/onnx/package-lock.json)
+# for the ONNX export test; its CPU runtime ships inside the package, so the
+# install script (which would fetch CUDA parts) is skipped.
+if [ "${LG_WITH_REF:-0}" = 1 ] && [ ! -d tests/onnx/node_modules/onnxruntime-node ] && command -v npm >/dev/null; then
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/onnx --ignore-scripts --no-audit --no-fund ||
+        echo "bootstrap: npm could not install onnxruntime-node; the ONNX test will be skipped"
 fi
 
 [ -x configure ] || autoreconf -fi

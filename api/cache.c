@@ -2,8 +2,8 @@
  * bounded by bytes (cache_mb). Expanded descendants are a pure function of
  * learngene + spec, so they are rebuilt on a miss rather than stored (SPEC
  * §4). An entry also keeps, made on first use, one forward context per
- * worker and the serialized safetensors per dtype. Entries in use are
- * reference-counted and never evicted under a reader.
+ * worker and the serialized safetensors per dtype (f32, f16, bf16, int8).
+ * Entries in use are reference-counted and never evicted under a reader.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static void entry_free(lga_cache *c, lga_model_entry *e)
     for (int w = 0; w < c->workers; w++) lg_ctx_free(e->ctx[w]);
     free(e->ctx);
     free(e->ctx_batch);
-    for (int d = 0; d < 3; d++) free(e->file[d]);
+    for (size_t d = 0; d < sizeof e->file / sizeof e->file[0]; d++) free(e->file[d]);
     lg_model_free(e->model);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -218,6 +218,10 @@ lgs_status lga_entry_file(lga_cache *c, lga_model_entry *e, lg_dtype dtype, cons
 {
     lgs_status s = LGS_OK;
     size_t added = 0;
+    if ((size_t)dtype >= sizeof e->file / sizeof e->file[0]) {
+        snprintf(err, errlen, "no serialized file for dtype %d", (int)dtype);
+        return LGS_ERR_INVALID;
+    }
     pthread_mutex_lock(&e->lock);
     if (!e->file[dtype]) {
         int n;

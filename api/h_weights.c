@@ -1,8 +1,9 @@
-/* h_weights.c - downloads: a model's weights as safetensors in f32, f16 or
- * bf16, and the shared streaming answer (Content-Length, ETag,
- * X-Content-SHA256, Range → 206/416, If-None-Match → 304) that learngene
- * and pool downloads use too. Bytes come from memory (a cached model) or
- * in chunks straight out of SQLite (stored files), never a whole copy.
+/* h_weights.c - downloads: a model's weights as safetensors in f32, f16,
+ * bf16 or int8 (per-channel scales, learngene.h LG_I8), and the shared
+ * streaming answer (Content-Length, ETag, X-Content-SHA256, Range →
+ * 206/416, If-None-Match → 304) that learngene and pool downloads use too.
+ * Bytes come from memory (a cached model) or in chunks straight out of
+ * SQLite (stored files), never a whole copy.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,7 +69,10 @@ enum MHD_Result lga_send_bytes(lga_req *r, const uint8_t *data, int64_t size, lg
         if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
         return lga_reply(r, 304, resp);
     }
-    lga_range_result rr = lga_range_parse(lga_header(r, MHD_HTTP_HEADER_RANGE), size, &first, &last);
+    /* If-Range with another ETag: the file changed, so the whole of it */
+    const char *if_range = lga_header(r, MHD_HTTP_HEADER_IF_RANGE);
+    const char *range = if_range && !lga_etag_match(if_range, etag) ? NULL : lga_header(r, MHD_HTTP_HEADER_RANGE);
+    lga_range_result rr = lga_range_parse(range, size, &first, &last);
     if (rr == LGA_RANGE_UNSATISFIABLE) {
         if (ctx_free) ctx_free(ctx);
         lga_range_content_range(crange, sizeof crange, -1, -1, size);
@@ -155,8 +159,11 @@ enum MHD_Result lga_h_model_weights(lga_req *r)
             dtype = LG_F16;
         else if (!strcmp(dt, "bf16") || !strcmp(dt, "BF16"))
             dtype = LG_BF16;
+        else if (!strcmp(dt, "int8") || !strcmp(dt, "i8") || !strcmp(dt, "I8"))
+            dtype = LG_I8;
         else
-            return lga_reply_error(r, 400, "bad_request", "dtype", "dtype must be f32, f16 or bf16, not '%s'", dt);
+            return lga_reply_error(r, 400, "bad_request", "dtype", "dtype must be f32, f16, bf16 or int8, not '%s'",
+                                   dt);
     }
     lgs_model_row row;
     lgs_status s = lga_resolve_model(r->srv, r->id, &row);

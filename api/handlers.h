@@ -28,6 +28,7 @@ enum MHD_Result lga_h_model_list(lga_req *r);
 enum MHD_Result lga_h_model_get(lga_req *r);
 enum MHD_Result lga_h_model_delete(lga_req *r);
 enum MHD_Result lga_h_model_weights(lga_req *r);
+enum MHD_Result lga_h_model_onnx(lga_req *r);
 enum MHD_Result lga_h_predict(lga_req *r);
 
 enum MHD_Result lga_h_dataset_upload(lga_req *r);

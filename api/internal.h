@@ -115,9 +115,9 @@ typedef struct lga_model_entry {
     pthread_mutex_t lock;
     lg_ctx **ctx;     /* [workers] */
     int *ctx_batch;   /* [workers]: the batch each context holds */
-    uint8_t *file[3]; /* safetensors per lg_dtype */
-    size_t file_len[3];
-    char sha256[3][65];
+    uint8_t *file[4]; /* safetensors per lg_dtype */
+    size_t file_len[4];
+    char sha256[4][65];
     int refs; /* guarded by the cache lock */
     struct lga_model_entry *prev, *next;
 } lga_model_entry;

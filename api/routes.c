@@ -42,6 +42,7 @@ static const lga_route routes[] = {
     R("GET", "/v1/models/{id}", lga_h_model_get, LGA_BODY_NONE),
     R("DELETE", "/v1/models/{id}", lga_h_model_delete, LGA_BODY_NONE),
     R("GET", "/v1/models/{id}/weights", lga_h_model_weights, LGA_BODY_NONE),
+    R("GET", "/v1/models/{id}/onnx", lga_h_model_onnx, LGA_BODY_NONE),
     READ("POST", "/v1/models/{id}/predict", lga_h_predict, LGA_BODY_UPLOAD),
 
     R("POST", "/v1/datasets", lga_h_dataset_upload, LGA_BODY_UPLOAD),

@@ -9,19 +9,28 @@
 
 #include "learngene.h"
 
-/* Exit codes (documented in learngene(1)). */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* Exit codes (documented in learngene(1)). The daemon subcommands add
+ * CLI_NOTFOUND (the daemon has no such id: 404) and CLI_DENIED (401, 403). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_NOTFOUND = 3, CLI_DENIED = 4 };
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_tleg_train(int argc, char **argv);
 int cmd_inherit(int argc, char **argv);
 int cmd_expand(int argc, char **argv);
 int cmd_solve(int argc, char **argv);
 int cmd_pool_train(int argc, char **argv);
 int cmd_stitch(int argc, char **argv);
+/* Subcommands that talk to a daemon over HTTP (cmd_ls.c … cmd_push.c; remote.h). */
+int cmd_ls(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 /* "eval.{from}[.{k}.{to}]": where a pool file keeps a configuration's accuracy. */
 void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genepool_cfg *c);
 

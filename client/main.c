@@ -20,7 +20,14 @@ static const struct {
     {"expand", cmd_expand, "grow a descendant of a given depth from a learngene"},
     {"solve", cmd_solve, "the best descendant under a FLOPs / params budget"},
     {"logits", cmd_logits, "raw logits of a model for raw float32 images (cross-checks)"},
+    {"export", cmd_export, "convert a model file to ONNX (opset 17) for other runtimes"},
     {"info", cmd_info, "shape, parameters, FLOPs and metadata of a safetensors file"},
+    {"ls", cmd_ls, "list a daemon's learngenes, pools, models, datasets or jobs"},
+    {"get", cmd_get, "grow a model on a daemon (depth or budget) and download it, resumably"},
+    {"predict", cmd_predict, "classify PGM/PPM or raw images with a model on a daemon"},
+    {"finetune", cmd_finetune, "grow and fine-tune a model on a daemon's dataset (--follow)"},
+    {"jobs", cmd_jobs, "a daemon's jobs: list, show, follow or cancel"},
+    {"push", cmd_push, "upload a learngene or pool file to a daemon"},
 };
 
 static void usage(FILE *f)

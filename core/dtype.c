@@ -1,4 +1,4 @@
-/* dtype.c - safetensors element types (F32, F16, BF16): names, sizes, and
+/* dtype.c - safetensors element types (F32, F16, BF16, I8): names, sizes, and
  * float32 <-> IEEE half / bfloat16 conversion by bit manipulation (round to
  * nearest even, overflow to infinity, subnormals exact, NaN kept as a quiet
  * NaN). Calls libc only; needs no compiler support for _Float16.
@@ -13,6 +13,7 @@ const char *lg_dtype_name(lg_dtype d)
     case LG_F32: return "F32";
     case LG_F16: return "F16";
     case LG_BF16: return "BF16";
+    case LG_I8: return "I8";
     }
     return "unknown";
 }
@@ -27,6 +28,8 @@ int lg_dtype_parse(const char *s, lg_dtype *d)
         r = LG_F16;
     else if (strcmp(s, "BF16") == 0)
         r = LG_BF16;
+    else if (strcmp(s, "I8") == 0)
+        r = LG_I8;
     else
         return -1;
     if (d) *d = r;
@@ -39,6 +42,7 @@ size_t lg_dtype_size(lg_dtype d)
     case LG_F32: return 4;
     case LG_F16: return 2;
     case LG_BF16: return 2;
+    case LG_I8: return 1;
     }
     return 0;
 }

@@ -3,9 +3,11 @@
  * liblearngene forward-passes, back-propagates and trains Vision Transformers
  * on the CPU (timm parameter names, pre-LN, erf GELU, pool "token" or "avg"),
  * reads and writes safetensors and IDX, and counts FLOPs and parameters.
- * It depends on libc, libm and a CBLAS only: no HTTP, SQL or event loop, and
- * no global state. Every function that can fail returns an lg_status and, when
- * err is not NULL, writes a sentence for a person into err[0..errlen).
+ * It depends on libc, libm, a CBLAS, zlib (gzip'd IDX files) and the
+ * compiler's OpenMP runtime only: no HTTP, SQL or event loop, and no global
+ * state (tests/test_edge_example.sh checks the shared library's NEEDED
+ * list). Every function that can fail returns an lg_status and, when err is
+ * not NULL, writes a sentence for a person into err[0..errlen).
  */
 #ifndef LEARNGENE_H
 #define LEARNGENE_H
@@ -266,11 +268,30 @@ lg_status lg_evaluate(lg_model *m, const lg_dataset *ds, int batch, int threads,
 
 /* ---------------------------------------------------------- safetensors */
 
-typedef enum { LG_F32 = 0, LG_F16 = 1, LG_BF16 = 2 } lg_dtype;
+/* Element types. LG_I8 is int8 with per-output-channel symmetric scales, a
+ * layout for whole files (lg_st_serialize with LG_I8):
+ *  - every tensor with at least 2 dimensions whose first dimension is at
+ *    least 2 (a Linear or Conv weight: output channels first) is stored as
+ *    "I8" q, with an "F32" companion "<name>:scale" of shape [shape[0]];
+ *    for output channel o, scale[o] = max|w[o,…]| / 127 (1 when that is 0)
+ *    and q = round(w / scale[o]) in [-127, 127], so w ≈ q · scale[o] within
+ *    scale[o] / 2;
+ *  - every other tensor (biases, norms, pos_embed (1,T,D), cls_token) stays
+ *    F32;
+ *  - __metadata__["quantization"] = LG_I8_QUANTIZATION names the layout.
+ * The reader requires that metadata, a companion for every I8 tensor (F32,
+ * shape [shape[0]], every scale finite and > 0) and an owner for every
+ * companion; it then folds each companion into its I8 tensor (lg_st_tensor
+ * .scale): lg_st_count, lg_st_get and lg_st_find list only the weights, and
+ * lg_st_to_f32 dequantizes, so every loader reads int8 files unchanged. */
+typedef enum { LG_F32 = 0, LG_F16 = 1, LG_BF16 = 2, LG_I8 = 3 } lg_dtype;
 
-const char *lg_dtype_name(lg_dtype d);          /* "F32", "F16", "BF16" */
+#define LG_I8_QUANTIZATION "int8-per-channel-symmetric"
+#define LG_I8_SCALE_SUFFIX ":scale"
+
+const char *lg_dtype_name(lg_dtype d);          /* "F32", "F16", "BF16", "I8" */
 int lg_dtype_parse(const char *s, lg_dtype *d); /* 0 on success */
-size_t lg_dtype_size(lg_dtype d);
+size_t lg_dtype_size(lg_dtype d);               /* bytes per element */
 
 /* A parsed safetensors file held in memory (or a view of caller memory). */
 typedef struct lg_st lg_st;
@@ -282,6 +303,9 @@ typedef struct {
     int64_t shape[8];
     const uint8_t *data; /* little-endian, unaligned; nbytes long */
     size_t nbytes;
+    /* LG_I8: the shape[0] per-output-channel scales, little-endian float32
+     * (the "<name>:scale" companion's data); NULL for other dtypes. */
+    const uint8_t *scale;
 } lg_st_tensor;
 
 /* Validates and parses `len` bytes (copied when copy != 0, else borrowed and
@@ -297,7 +321,8 @@ const lg_st_tensor *lg_st_find(const lg_st *st, const char *name);
 const char *lg_st_meta(const lg_st *st, const char *key);
 int lg_st_meta_count(const lg_st *st);
 void lg_st_meta_get(const lg_st *st, int i, const char **key, const char **value);
-/* Converts a tensor to float32 (out holds numel floats). */
+/* Converts a tensor to float32 (out holds numel floats); I8 tensors are
+ * dequantized with their scales. */
 void lg_st_to_f32(const lg_st_tensor *t, float *out);
 
 /* Writer: tensors from float32 memory converted to dtype. */
@@ -312,7 +337,9 @@ typedef struct {
     const char *key, *value;
 } lg_st_kv;
 
-/* Serializes to a malloc'd buffer (*out, *outlen). */
+/* Serializes to a malloc'd buffer (*out, *outlen). With LG_I8 the file has
+ * the int8 layout above (the writer adds the "quantization" metadata, so
+ * meta may not hold that key, and refuses NaN or infinite weights). */
 lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta,
                           lg_dtype dtype, char *err, size_t errlen);
 lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta, lg_dtype dtype,
@@ -330,6 +357,18 @@ lg_status lg_model_save(const lg_model *m, const char *path, lg_dtype dtype, con
                         size_t errlen);
 lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen);
 lg_status lg_model_load(lg_model **out, const char *path, char *err, size_t errlen);
+
+/* Model -> ONNX (IR version 8, opset 17; docs/edge.md): input "images"
+ * float32 (N, C, H, W), normalized like the training data, output "logits"
+ * (N, K), the batch N dynamic; the same forward pass as lg_forward
+ * (LayerNormalization, GELU through Erf). metadata_props: "config" (the JSON
+ * description) and the meta pairs (lineage; a "config" among them is
+ * skipped). *out is malloc'd, *len bytes. A model past protobuf's 2 GiB
+ * limit is LG_ERR_RANGE. The save variant replaces path atomically. */
+lg_status lg_model_to_onnx(const lg_model *m, const lg_st_kv *meta, int nmeta, uint8_t **out, size_t *len, char *err,
+                           size_t errlen);
+lg_status lg_model_save_onnx(const lg_model *m, const char *path, const lg_st_kv *meta, int nmeta, char *err,
+                             size_t errlen);
 
 /* ------------------------------------------------------------ learngenes */
 

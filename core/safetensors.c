@@ -7,12 +7,16 @@
  * and the buffer before a tensor points into it, and tensors may not overlap.
  * The writer emits contiguous data in the given order with the header padded
  * to a multiple of 8, and lg_st_write_file replaces files atomically.
- * Calls json.c, dtype.c, libc and POSIX file calls.
+ * int8 files (LG_I8, layout in learngene.h) are quantized per output channel
+ * here; the reader checks their scales and folds each "<name>:scale"
+ * companion into its I8 tensor, which lg_st_to_f32 dequantizes.
+ * Calls json.c, dtype.c, libc, libm and POSIX file calls.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,8 +164,8 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     if (lgj_typeof(dt) != LGJ_STR)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': dtype is %s, not a string", nm, type_name_(dt));
     if (lg_dtype_parse(lgj_str(dt), &t->dtype))
-        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16)", nm,
-                       printable_(buf, sizeof buf, lgj_str(dt)));
+        return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': unsupported dtype %s (supported: F32, F16, BF16, I8)",
+                       nm, printable_(buf, sizeof buf, lgj_str(dt)));
 
     if (lgj_typeof(sh) != LGJ_ARR)
         return lg_fail(err, errlen, LG_ERR_FORMAT, "tensor '%s': shape is %s, not an array", nm, type_name_(sh));
@@ -212,6 +216,106 @@ static lg_status parse_entry_(lg_st_tensor *t, st_range *r, const char *name, co
     r->begin = o[0];
     r->end = o[1];
     return LG_OK;
+}
+
+static float le32f_(const uint8_t *p)
+{
+    uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static int find_index_(const lg_st *s, const char *name)
+{
+    for (size_t h = hash_(name) & (s->nslot - 1); s->slot[h] >= 0; h = (h + 1) & (s->nslot - 1))
+        if (strcmp(s->tensors[s->slot[h]].name, name) == 0) return s->slot[h];
+    return -1;
+}
+
+/* The int8 layout (learngene.h, LG_I8): checks that the metadata names it,
+ * that every I8 tensor has its "<name>:scale" companion (F32, one finite
+ * positive scale per output channel) and every companion its I8 tensor, then
+ * folds the companions into their tensors (.scale) and drops them from the
+ * list and the name index. Files without I8 tensors or that metadata pass
+ * unchanged. */
+static lg_status fold_scales_(lg_st *s, char *err, size_t errlen)
+{
+    const char *q = lg_st_meta(s, "quantization");
+    int qmeta = q && strcmp(q, LG_I8_QUANTIZATION) == 0, i8 = 0;
+    char nm[80], nm2[80], cname[LG_ST_MAX_NAME + sizeof LG_I8_SCALE_SUFFIX];
+    for (int i = 0; i < s->n; i++) i8 |= s->tensors[i].dtype == LG_I8;
+    if (!i8 && !qmeta) return LG_OK;
+    for (int i = 0; !qmeta && i < s->n; i++)
+        if (s->tensors[i].dtype == LG_I8)
+            return lg_fail(err, errlen, LG_ERR_FORMAT,
+                           "tensor '%s' is I8 but __metadata__ \"quantization\" is %s%s%s, not \"" LG_I8_QUANTIZATION
+                           "\" (the only int8 layout read)",
+                           printable_(nm, sizeof nm, s->tensors[i].name), q ? "\"" : "",
+                           q ? printable_(nm2, sizeof nm2, q) : "missing", q ? "\"" : "");
+
+    char *companion = calloc((size_t)s->n + 1, 1);
+    if (!companion) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory checking int8 scales");
+    lg_status st = LG_OK;
+    for (int i = 0; i < s->n; i++) {
+        lg_st_tensor *t = &s->tensors[i];
+        if (t->dtype != LG_I8) continue;
+        printable_(nm, sizeof nm, t->name);
+        if (t->ndim < 1) {
+            st = lg_fail(err, errlen, LG_ERR_FORMAT,
+                         "I8 tensor '%s' is a scalar; int8 tensors have output channels first", nm);
+            goto out;
+        }
+        snprintf(cname, sizeof cname, "%s%s", t->name, LG_I8_SCALE_SUFFIX);
+        int c = find_index_(s, cname);
+        if (c < 0) {
+            st = lg_fail(err, errlen, LG_ERR_FORMAT, "I8 tensor '%s' has no scale tensor '%s%s'", nm, nm,
+                         LG_I8_SCALE_SUFFIX);
+            goto out;
+        }
+        const lg_st_tensor *sc = &s->tensors[c];
+        if (sc->dtype != LG_F32 || sc->ndim != 1 || sc->shape[0] != t->shape[0]) {
+            st = lg_fail(err, errlen, LG_ERR_FORMAT,
+                         "scale tensor '%s%s' must be F32 of shape [%" PRId64 "] (one per output channel of '%s')", nm,
+                         LG_I8_SCALE_SUFFIX, t->shape[0], nm);
+            goto out;
+        }
+        for (int64_t r = 0; r < sc->shape[0]; r++) {
+            float v = le32f_(sc->data + 4 * r);
+            if (!isfinite(v) || !(v > 0)) {
+                st = lg_fail(err, errlen, LG_ERR_FORMAT,
+                             "scale tensor '%s%s'[%" PRId64 "] is %g; int8 scales must be finite and positive", nm,
+                             LG_I8_SCALE_SUFFIX, r, (double)v);
+                goto out;
+            }
+        }
+        t->scale = sc->data;
+        companion[c] = 1;
+    }
+    size_t sl = strlen(LG_I8_SCALE_SUFFIX);
+    for (int i = 0; i < s->n; i++) {
+        const char *name = s->tensors[i].name;
+        size_t l = strlen(name);
+        if (!companion[i] && s->tensors[i].dtype != LG_I8 && l > sl && strcmp(name + l - sl, LG_I8_SCALE_SUFFIX) == 0) {
+            st = lg_fail(err, errlen, LG_ERR_FORMAT, "scale tensor '%s' belongs to no I8 tensor",
+                         printable_(nm, sizeof nm, name));
+            goto out;
+        }
+    }
+
+    int k = 0;
+    for (int i = 0; i < s->n; i++)
+        if (!companion[i]) s->tensors[k++] = s->tensors[i];
+    s->n = k;
+    for (size_t h = 0; h < s->nslot; h++) s->slot[h] = -1;
+    for (int i = 0; i < s->n; i++) {
+        size_t h = hash_(s->tensors[i].name) & (s->nslot - 1);
+        while (s->slot[h] >= 0) h = (h + 1) & (s->nslot - 1);
+        s->slot[h] = i;
+    }
+out:
+    free(companion);
+    return st;
 }
 
 /* Parses buf[0..len); owned (may be NULL) is freed on failure or kept by the
@@ -357,6 +461,8 @@ static lg_status st_parse_(lg_st **out, uint8_t *owned, const uint8_t *buf, size
         }
         if (far < 0 || r->end > ranges[far].end) far = (int)i;
     }
+
+    if ((st = fold_scales_(s, err, errlen)) != LG_OK) goto fail;
 
     free(ranges);
     lgj_free(hdr);
@@ -508,6 +614,14 @@ void lg_st_to_f32(const lg_st_tensor *t, float *out)
     case LG_BF16:
         for (size_t i = 0; i < t->nbytes / 2; i++, p += 2) out[i] = lg_bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
         break;
+    case LG_I8: {
+        size_t rows = t->ndim ? (size_t)t->shape[0] : 1, per = rows ? t->nbytes / rows : 0;
+        for (size_t r = 0; r < rows; r++) {
+            float sc = t->scale ? le32f_(t->scale + 4 * r) : 1.0f;
+            for (size_t j = 0; j < per; j++, p++) out[r * per + j] = (float)(*p < 128 ? *p : *p - 256) * sc;
+        }
+        break;
+    }
     }
 }
 
@@ -582,11 +696,70 @@ static void put_le16_(uint8_t *o, uint16_t v)
     o[1] = (uint8_t)(v >> 8);
 }
 
+static void put_f32_(uint8_t *o, float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    o[0] = (uint8_t)x;
+    o[1] = (uint8_t)(x >> 8);
+    o[2] = (uint8_t)(x >> 16);
+    o[3] = (uint8_t)(x >> 24);
+}
+
+/* With LG_I8: whether a tensor is stored int8 (a weight with output
+ * channels first) rather than F32. */
+static int quantized_(const lg_st_in *x) { return x->ndim >= 2 && x->shape[0] >= 2; }
+
+/* One entry of the file being written: a caller's tensor in its file dtype,
+ * or the "<name>:scale" companion of the int8 weight before it. */
+typedef struct {
+    const lg_st_in *in;
+    lg_dtype dtype;
+    char *name;       /* the companion's (malloc'd), else NULL: in->name */
+    int ndim;         /* the companion: 1 */
+    int64_t shape[1]; /* the companion: [rows] */
+    uint64_t nbytes;
+    float *scale; /* I8 weight: its rows' scales (owned); companion: the same */
+} st_entry;
+
+static const char *entry_name_(const st_entry *e) { return e->name ? e->name : e->in->name; }
+
+/* Per-output-channel symmetric scales of rows × per values: max|w| / 127,
+ * 1 for a row of zeros. -1 (and the index in *bad) for a NaN or infinity. */
+static int i8_scales_(float *scale, const float *w, size_t rows, size_t per, size_t *bad)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float m = 0;
+        for (size_t j = 0; j < per; j++) {
+            float a = fabsf(w[r * per + j]);
+            if (!isfinite(a)) {
+                *bad = r * per + j;
+                return -1;
+            }
+            if (a > m) m = a;
+        }
+        scale[r] = m / 127.0f;
+        if (scale[r] == 0) scale[r] = 1;
+    }
+    return 0;
+}
+
+static void i8_quantize_(uint8_t *o, const float *w, const float *scale, size_t rows, size_t per)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < per; j++) {
+            long q = lrintf(w[r * per + j] / scale[r]);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            o[r * per + j] = (uint8_t)(q < 0 ? q + 256 : q);
+        }
+}
+
 lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta,
                           lg_dtype dtype, char *err, size_t errlen)
 {
     lg_status st = LG_OK;
-    uint64_t *nbytes = NULL;
+    st_entry *ent = NULL;
+    int nent = 0;
     const char **names = NULL;
     st_sb hb = {0};
     uint8_t *buf = NULL;
@@ -597,13 +770,16 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
         return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_serialize: NULL argument or negative count");
     *out = NULL;
     *outlen = 0;
-    size_t esize = lg_dtype_size(dtype);
-    if (!esize) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_serialize: unknown dtype %d", (int)dtype);
+    if (!lg_dtype_size(dtype))
+        return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_serialize: unknown dtype %d", (int)dtype);
+    if (n > INT_MAX / 2) return lg_fail(err, errlen, LG_ERR_RANGE, "lg_st_serialize: %d tensors are too many", n);
 
-    size_t nnames = (size_t)n > (size_t)nmeta ? (size_t)n : (size_t)nmeta;
-    nbytes = calloc(n ? (size_t)n : 1, sizeof *nbytes);
-    names = calloc(nnames ? nnames : 1, sizeof *names);
-    if (!nbytes || !names) goto nomem;
+    /* With int8 the writer adds the layout's name to the metadata. */
+    int qmeta = dtype == LG_I8;
+    size_t nnames = 2 * (size_t)n > (size_t)nmeta + 1 ? 2 * (size_t)n : (size_t)nmeta + 1;
+    ent = calloc(n ? 2 * (size_t)n : 1, sizeof *ent);
+    names = calloc(nnames, sizeof *names);
+    if (!ent || !names) goto nomem;
 
     /* Check the tensors the way the reader will. */
     uint64_t total = 0;
@@ -629,19 +805,56 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
                 st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s': dimension %d is %" PRId64, nm, d, x->shape[d]);
                 goto out;
             }
-        if (shape_bytes_(x->shape, x->ndim, esize, &nbytes[i]) || nbytes[i] > LG_ST_MAX_OFFSET - total) {
+        st_entry *e = &ent[nent++];
+        e->in = x;
+        e->dtype = dtype == LG_I8 ? (quantized_(x) ? LG_I8 : LG_F32) : dtype;
+        e->ndim = x->ndim;
+        if (shape_bytes_(x->shape, x->ndim, lg_dtype_size(e->dtype), &e->nbytes) ||
+            e->nbytes > LG_ST_MAX_OFFSET - total) {
             st = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s': shape %s of %s is too large", nm,
-                         shape_str_(shp, sizeof shp, x->shape, x->ndim), lg_dtype_name(dtype));
+                         shape_str_(shp, sizeof shp, x->shape, x->ndim), lg_dtype_name(e->dtype));
             goto out;
         }
-        if (nbytes[i] && !x->data) {
+        if (e->nbytes && !x->data) {
             st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor '%s' has no data", nm);
             goto out;
         }
-        total += nbytes[i];
-        names[i] = x->name;
+        total += e->nbytes;
+        if (e->dtype != LG_I8) continue;
+
+        /* An int8 weight: its scales, and their companion entry. */
+        size_t rows = (size_t)x->shape[0], per = rows ? (size_t)e->nbytes / rows : 0, bad = 0;
+        size_t nl = strlen(x->name) + sizeof LG_I8_SCALE_SUFFIX;
+        if (nl - 1 > LG_ST_MAX_NAME) {
+            st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor name '%s%s' of the int8 scales is longer than %d bytes",
+                         nm, LG_I8_SCALE_SUFFIX, LG_ST_MAX_NAME);
+            goto out;
+        }
+        e->scale = malloc(rows * sizeof *e->scale);
+        st_entry *c = &ent[nent++];
+        c->name = malloc(nl);
+        if (!e->scale || !c->name) goto nomem;
+        snprintf(c->name, nl, "%s%s", x->name, LG_I8_SCALE_SUFFIX);
+        if (i8_scales_(e->scale, x->data, rows, per, &bad)) {
+            st =
+                lg_fail(err, errlen, LG_ERR_RANGE,
+                        "tensor '%s' holds a NaN or infinite value at index %zu, which int8 cannot represent", nm, bad);
+            goto out;
+        }
+        c->in = x;
+        c->dtype = LG_F32;
+        c->ndim = 1;
+        c->shape[0] = (int64_t)rows;
+        c->nbytes = 4 * (uint64_t)rows;
+        c->scale = e->scale;
+        if (c->nbytes > LG_ST_MAX_OFFSET - total) {
+            st = lg_fail(err, errlen, LG_ERR_RANGE, "tensor '%s': %zu int8 scales are too many", nm, rows);
+            goto out;
+        }
+        total += c->nbytes;
     }
-    const char *dup = first_dup_(names, (size_t)n);
+    for (int i = 0; i < nent; i++) names[i] = entry_name_(&ent[i]);
+    const char *dup = first_dup_(names, (size_t)nent);
     if (dup) {
         st = lg_fail(err, errlen, LG_ERR_INVALID, "tensor name '%s' is used twice", printable_(nm, sizeof nm, dup));
         goto out;
@@ -653,41 +866,45 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
         }
         names[i] = meta[i].key;
     }
-    dup = first_dup_(names, (size_t)nmeta);
+    if (qmeta) names[nmeta] = "quantization";
+    dup = first_dup_(names, (size_t)nmeta + (size_t)qmeta);
     if (dup) {
-        st = lg_fail(err, errlen, LG_ERR_INVALID, "metadata key '%s' is used twice", printable_(nm, sizeof nm, dup));
+        st = lg_fail(err, errlen, LG_ERR_INVALID, "metadata key '%s' is used twice%s", printable_(nm, sizeof nm, dup),
+                     qmeta && !strcmp(dup, "quantization") ? " (int8 files set it themselves)" : "");
         goto out;
     }
 
     /* Header: metadata first, then the tensors with contiguous offsets. */
     sb_puts_(&hb, "{");
-    if (nmeta > 0) {
+    if (nmeta + qmeta > 0) {
         sb_puts_(&hb, "\"__metadata__\":{");
-        for (int i = 0; i < nmeta; i++) {
+        for (int i = 0; i < nmeta + qmeta; i++) {
             if (i) sb_puts_(&hb, ",");
-            sb_quote_(&hb, meta[i].key);
+            sb_quote_(&hb, i < nmeta ? meta[i].key : "quantization");
             sb_puts_(&hb, ":");
-            sb_quote_(&hb, meta[i].value);
+            sb_quote_(&hb, i < nmeta ? meta[i].value : LG_I8_QUANTIZATION);
         }
         sb_puts_(&hb, "}");
     }
     uint64_t at = 0;
-    for (int i = 0; i < n; i++) {
-        if (i || nmeta > 0) sb_puts_(&hb, ",");
-        sb_quote_(&hb, t[i].name);
+    for (int i = 0; i < nent; i++) {
+        const st_entry *e = &ent[i];
+        const int64_t *shape = e->name ? e->shape : e->in->shape;
+        if (i || nmeta + qmeta > 0) sb_puts_(&hb, ",");
+        sb_quote_(&hb, entry_name_(e));
         sb_puts_(&hb, ":{\"dtype\":\"");
-        sb_puts_(&hb, lg_dtype_name(dtype));
+        sb_puts_(&hb, lg_dtype_name(e->dtype));
         sb_puts_(&hb, "\",\"shape\":[");
-        for (int d = 0; d < t[i].ndim; d++) {
+        for (int d = 0; d < e->ndim; d++) {
             if (d) sb_puts_(&hb, ",");
-            sb_u64_(&hb, (uint64_t)t[i].shape[d]);
+            sb_u64_(&hb, (uint64_t)shape[d]);
         }
         sb_puts_(&hb, "],\"data_offsets\":[");
         sb_u64_(&hb, at);
         sb_puts_(&hb, ",");
-        sb_u64_(&hb, at + nbytes[i]);
+        sb_u64_(&hb, at + e->nbytes);
         sb_puts_(&hb, "]}");
-        at += nbytes[i];
+        at += e->nbytes;
     }
     sb_puts_(&hb, "}");
     while (!hb.oom && hb.len % 8) sb_puts_(&hb, " ");
@@ -708,23 +925,24 @@ lg_status lg_st_serialize(uint8_t **out, size_t *outlen, const lg_st_in *t, int 
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hb.len >> (8 * i));
     memcpy(buf + 8, hb.p, hb.len);
     uint8_t *o = buf + 8 + hb.len;
-    for (int i = 0; i < n; i++) {
-        size_t cnt = (size_t)nbytes[i] / esize;
-        const float *src = t[i].data;
+    for (int i = 0; i < nent; i++) {
+        const st_entry *e = &ent[i];
+        size_t cnt = (size_t)e->nbytes / lg_dtype_size(e->dtype);
+        const float *src = e->name ? e->scale : e->in->data;
+        if (e->dtype == LG_I8) {
+            size_t rows = (size_t)e->in->shape[0];
+            i8_quantize_(o, src, e->scale, rows, rows ? cnt / rows : 0);
+            o += cnt;
+            continue;
+        }
         for (size_t j = 0; j < cnt; j++) {
-            uint32_t x;
-            switch (dtype) {
-            case LG_F32:
-                memcpy(&x, &src[j], 4);
-                o[0] = (uint8_t)x;
-                o[1] = (uint8_t)(x >> 8);
-                o[2] = (uint8_t)(x >> 16);
-                o[3] = (uint8_t)(x >> 24);
-                break;
+            switch (e->dtype) {
+            case LG_F32: put_f32_(o, src[j]); break;
             case LG_F16: put_le16_(o, lg_f32_to_f16(src[j])); break;
             case LG_BF16: put_le16_(o, lg_f32_to_bf16(src[j])); break;
+            case LG_I8: break; /* above */
             }
-            o += esize;
+            o += lg_dtype_size(e->dtype);
         }
     }
 
@@ -746,7 +964,11 @@ out:
     free(buf);
     free(hb.p);
     free(names);
-    free(nbytes);
+    for (int i = 0; ent && i < nent; i++) {
+        free(ent[i].name);
+        if (!ent[i].name) free(ent[i].scale);
+    }
+    free(ent);
     return st;
 }
 

@@ -482,6 +482,9 @@ int main(int argc, char **argv)
     lgd_log_level_parse(D.cfg.log_level, &lvl);
     lgd_log_setup(lvl, !strcmp(D.cfg.log_format, "json"), stderr);
     signal(SIGPIPE, SIG_IGN);
+    /* until the loop handles it, a SIGHUP (a reload sent during a long first
+     * start) must not kill the daemon; uv_signal_start takes it over */
+    signal(SIGHUP, SIG_IGN);
     lgd_log(LGD_LOG_INFO, "start", "version=%s config=\"%s\" state_dir=\"%s\"", PACKAGE_VERSION,
             D.config_path ? D.config_path : "(defaults)", D.cfg.state_dir);
     if (open_store(err, sizeof err) != 0) {

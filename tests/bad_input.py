@@ -176,6 +176,11 @@ expect("Range multi-range (ignored: whole file)", get("bytes=0-1,5-6"), 200)
 expect("Range backwards (ignored)", get("bytes=9-2"), 200)
 expect("Range other unit (ignored)", get("items=0-1"), 200)
 expect("Range suffix", get("bytes=-10"), 206)
+etag = request("GET", f"/v1/models/{model_id}/weights")[1]["etag"]
+expect("If-Range with the ETag: the range", request("GET", f"/v1/models/{model_id}/weights",
+                                                    headers={"Range": "bytes=0-9", "If-Range": etag}), 206)
+expect("If-Range with another ETag: the whole file", request("GET", f"/v1/models/{model_id}/weights",
+                                                             headers={"Range": "bytes=0-9", "If-Range": '"0"'}), 200)
 expect("unsupported dtype", request("GET", f"/v1/models/{model_id}/weights?dtype=f64"), 400, "dtype")
 
 # --- paths, routes and methods

@@ -1,7 +1,8 @@
 /* test_safetensors.c - tests of the safetensors reader/writer (safetensors.c),
  * the float16/bfloat16 conversions (dtype.c) and the strict JSON reader
  * (json.c): round trips, known bit patterns, exhaustive rounding boundaries,
- * and a table of malformed files that must each be refused with a message.
+ * a table of malformed files that must each be refused with a message, and
+ * the int8 layout (error bounds, strict scales, every loader).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,18 +47,22 @@ START_TEST(test_dtype_names)
     ck_assert_str_eq(lg_dtype_name(LG_F32), "F32");
     ck_assert_str_eq(lg_dtype_name(LG_F16), "F16");
     ck_assert_str_eq(lg_dtype_name(LG_BF16), "BF16");
+    ck_assert_str_eq(lg_dtype_name(LG_I8), "I8");
     ck_assert_int_eq(lg_dtype_parse("F32", &d), 0);
     ck_assert_int_eq(d, LG_F32);
     ck_assert_int_eq(lg_dtype_parse("F16", &d), 0);
     ck_assert_int_eq(d, LG_F16);
     ck_assert_int_eq(lg_dtype_parse("BF16", &d), 0);
     ck_assert_int_eq(d, LG_BF16);
+    ck_assert_int_eq(lg_dtype_parse("I8", &d), 0);
+    ck_assert_int_eq(d, LG_I8);
     ck_assert_msg(lg_dtype_parse("F64", &d) != 0, "F64 must not parse");
     ck_assert_msg(lg_dtype_parse("f32", &d) != 0, "dtype names are case-sensitive");
     ck_assert_msg(lg_dtype_parse("", &d) != 0, "empty dtype must not parse");
     ck_assert_uint_eq(lg_dtype_size(LG_F32), 4);
     ck_assert_uint_eq(lg_dtype_size(LG_F16), 2);
     ck_assert_uint_eq(lg_dtype_size(LG_BF16), 2);
+    ck_assert_uint_eq(lg_dtype_size(LG_I8), 1);
 }
 END_TEST
 
@@ -547,7 +552,7 @@ static const bad_case bad_cases[] = {
     {"trailing garbage", "{}x", 0, 0, 0},
     {"NUL byte in header", "{}\0 ", 0, 0, 4},
     {"dtype F64", T1("F64", "[1]", "[0,8]"), 8, 0, 0},
-    {"dtype I8", T1("I8", "[1]", "[0,1]"), 1, 0, 0},
+    {"dtype I8 without int8 metadata", T1("I8", "[1]", "[0,1]"), 1, 0, 0},
     {"dtype lower case", T1("f32", "[1]", "[0,4]"), 4, 0, 0},
     {"dtype a number", "{\"t\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 0, 0},
     {"missing dtype", "{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, 0, 0},
@@ -668,7 +673,7 @@ START_TEST(test_malformed_messages)
     } m[] = {
         {"{\"blocks.0.attn.qkv.weight\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,100]}}", 100,
          "tensor 'blocks.0.attn.qkv.weight': data_offsets [0, 100] hold 100 bytes but shape [3,4] of F32 needs 48"},
-        {T1("F64", "[1]", "[0,8]"), 8, "tensor 't': unsupported dtype F64 (supported: F32, F16, BF16)"},
+        {T1("F64", "[1]", "[0,8]"), 8, "tensor 't': unsupported dtype F64 (supported: F32, F16, BF16, I8)"},
         {"{\"a\":1,\"a\":2}", 0, "duplicate key \"a\""},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4, "unexpected key 'x'"},
         {T1("F32", "[1.5]", "[0,4]"), 4, "shape[0] is 1.5"},
@@ -827,6 +832,322 @@ START_TEST(test_write_read_file)
     unlink(path);
     ck_assert_msg(rmdir(dir) == 0, "no temporary file is left behind in %s", dir);
     rt_free_(&f);
+}
+END_TEST
+
+/* ==================================================================== int8 */
+
+static float le32f_(const uint8_t *p)
+{
+    uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return flt_(x);
+}
+
+/* The scale int8 must use for a row: max|w| / 127, 1 for a row of zeros. */
+static float i8_want_scale_(const float *w, size_t per)
+{
+    float m = 0;
+    for (size_t j = 0; j < per; j++)
+        if (fabsf(w[j]) > m) m = fabsf(w[j]);
+    return m / 127.0f > 0 ? m / 127.0f : 1.0f;
+}
+
+/* Checks a dequantized int8 tensor against the float32 it was made from:
+ * the stored scales, every element within scale/2 (and a float32 rounding),
+ * and the largest of each row landing on ±127. */
+static void i8_check_(const lg_st_tensor *t, const float *want, const char *what)
+{
+    ck_assert_msg(t->dtype == LG_I8, "%s is stored I8, not %s", what, lg_dtype_name(t->dtype));
+    ck_assert_msg(t->scale != NULL, "%s has its scales folded in", what);
+    size_t rows = (size_t)t->shape[0], per = rows ? t->nbytes / rows : 0;
+    float *got = malloc((t->nbytes ? t->nbytes : 1) * sizeof *got);
+    lg_st_to_f32(t, got);
+    for (size_t r = 0; r < rows; r++) {
+        float sc = le32f_(t->scale + 4 * r), ws = i8_want_scale_(want + r * per, per);
+        ck_assert_msg(sc == ws, "%s row %zu: scale %a, want max|w|/127 = %a", what, r, (double)sc, (double)ws);
+        int top = 0;
+        for (size_t j = 0; j < per; j++) {
+            size_t k = r * per + j;
+            double e = fabs((double)got[k] - (double)want[k]);
+            double bound = sc / 2.0 * (1 + 1e-6) + fabs((double)want[k]) * 0x1p-23;
+            ck_assert_msg(e <= bound, "%s[%zu]: %a dequantizes to %a, error %g > scale/2 = %g", what, k,
+                          (double)want[k], (double)got[k], e, sc / 2.0);
+            int q = t->data[k] < 128 ? t->data[k] : t->data[k] - 256;
+            ck_assert_msg(q >= -127 && q <= 127, "%s[%zu]: q = %d is outside [-127, 127]", what, k, q);
+            if (q == 127 || q == -127) top = 1;
+        }
+        ck_assert_msg(top || sc == 1.0f || per == 0, "%s row %zu: its largest |w| maps to ±127", what, r);
+    }
+    free(got);
+}
+
+START_TEST(test_int8_round_trip)
+{
+    enum { R = 6, C = 37 };
+    static float w[R * C], conv[4 * 1 * 3 * 3], bias[R], pos[1 * 5 * 4], row[6], scalar = 0.25f;
+    int64_t sw[2] = {R, C}, sconv[4] = {4, 1, 3, 3}, sb[1] = {R}, spos[3] = {1, 5, 4}, srow[2] = {1, 6},
+            sempty[2] = {3, 0};
+    lg_rng rng;
+    lg_rng_seed(&rng, 7);
+    for (int i = 0; i < R * C; i++) w[i] = 0.05f * lg_rng_normal(&rng);
+    for (int j = 0; j < C; j++) w[1 * C + j] = 0;                /* a row of zeros: scale 1, exact */
+    for (int j = 0; j < C; j++) w[2 * C + j] = 1e-3f * (float)j; /* a row with one big value */
+    w[2 * C + 5] = -3.0f;
+    for (int j = 0; j < C; j++) w[3 * C + j] = 1e-30f * (float)(j - 18); /* tiny values */
+    for (size_t i = 0; i < sizeof conv / sizeof *conv; i++) conv[i] = lg_rng_uniform(&rng) - 0.5f;
+    for (int i = 0; i < R; i++) bias[i] = lg_rng_normal(&rng);
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++) pos[i] = 0.02f * lg_rng_normal(&rng);
+    for (size_t i = 0; i < sizeof row / sizeof *row; i++) row[i] = lg_rng_normal(&rng);
+    const lg_st_in in[] = {
+        {"blocks.0.mlp.fc1.weight", 2, sw, w},
+        {"patch_embed.proj.weight", 4, sconv, conv},
+        {"blocks.0.mlp.fc1.bias", 1, sb, bias},
+        {"pos_embed", 3, spos, pos},
+        {"cls_token", 2, srow, row},
+        {"empty", 2, sempty, NULL},
+        {"scalar", 0, NULL, &scalar},
+    };
+    enum { N = sizeof in / sizeof *in };
+    const lg_dtype want_dt[N] = {LG_I8, LG_I8, LG_F32, LG_F32, LG_F32, LG_I8, LG_F32};
+    lg_st_kv meta[1] = {{"config", "{\"x\":1}"}};
+    uint8_t *buf = NULL, *buf2 = NULL, *f32 = NULL;
+    size_t len = 0, len2 = 0, len32 = 0;
+    char err[512] = "";
+    ck_assert_msg(lg_st_serialize(&buf, &len, in, N, meta, 1, LG_I8, err, sizeof err) == LG_OK, "serialize I8: %s",
+                  err);
+    ck_assert_msg(lg_st_serialize(&buf2, &len2, in, N, meta, 1, LG_I8, err, sizeof err) == LG_OK, "%s", err);
+    ck_assert_msg(len == len2 && memcmp(buf, buf2, len) == 0, "serializing int8 twice gives the same bytes");
+    free(buf2);
+    ck_assert_msg(lg_st_serialize(&f32, &len32, in, N, meta, 1, LG_F32, err, sizeof err) == LG_OK, "%s", err);
+    ck_assert_msg(len < len32, "the int8 file (%zu bytes) is smaller than the F32 one (%zu)", len, len32);
+    free(f32);
+    const char *companion = "\"blocks.0.mlp.fc1.weight:scale\":{\"dtype\":\"F32\",\"shape\":[6],";
+    ck_assert_msg(memmem(buf, len, companion, strlen(companion)) != NULL,
+                  "the header lists the companion scales: %.300s", buf + 8);
+
+    lg_st *st = NULL;
+    ck_assert_msg(lg_st_parse(&st, buf, len, 0, err, sizeof err) == LG_OK, "parse I8: %s", err);
+    ck_assert_msg(lg_st_meta(st, "quantization") && !strcmp(lg_st_meta(st, "quantization"), LG_I8_QUANTIZATION),
+                  "the writer names the layout in __metadata__");
+    ck_assert_str_eq(lg_st_meta(st, "config"), "{\"x\":1}");
+    ck_assert_msg(lg_st_count(st) == N, "companions are folded: %d tensors listed, want %d", lg_st_count(st), N);
+    for (int i = 0; i < N; i++) {
+        const lg_st_tensor *t = lg_st_get(st, i);
+        ck_assert_str_eq(t->name, in[i].name);
+        ck_assert_msg(lg_st_find(st, in[i].name) == t, "lg_st_find('%s') after folding", in[i].name);
+        ck_assert_msg(t->dtype == want_dt[i], "'%s' is %s, want %s", t->name, lg_dtype_name(t->dtype),
+                      lg_dtype_name(want_dt[i]));
+        char cname[300];
+        snprintf(cname, sizeof cname, "%s" LG_I8_SCALE_SUFFIX, in[i].name);
+        ck_assert_msg(lg_st_find(st, cname) == NULL, "'%s' is not listed", cname);
+        if (t->dtype == LG_I8) {
+            i8_check_(t, in[i].data, in[i].name);
+            continue;
+        }
+        ck_assert_msg(t->scale == NULL, "'%s' (F32) has no scales", t->name);
+        size_t nel = t->nbytes / 4;
+        float *got = malloc(nel * sizeof *got);
+        lg_st_to_f32(t, got);
+        for (size_t j = 0; j < nel; j++)
+            ck_assert_msg(bits_(got[j]) == bits_(in[i].data[j]), "F32 '%s'[%zu] is kept bit-exact", t->name, j);
+        free(got);
+    }
+    /* The zero row and the tiny row. */
+    const lg_st_tensor *t = lg_st_find(st, "blocks.0.mlp.fc1.weight");
+    ck_assert_msg(le32f_(t->scale + 4) == 1.0f, "a row of zeros gets scale 1");
+    ck_assert_msg(le32f_(t->scale + 12) > 0, "tiny values still get a positive scale");
+    lg_st_free(st);
+    free(buf);
+
+    /* Only 1-D tensors: no I8 entry, yet the file still names the layout. */
+    ck_assert_int_eq(lg_st_serialize(&buf, &len, &in[2], 1, NULL, 0, LG_I8, err, sizeof err), LG_OK);
+    ck_assert_msg(lg_st_parse(&st, buf, len, 0, err, sizeof err) == LG_OK, "%s", err);
+    ck_assert_int_eq(lg_st_get(st, 0)->dtype, LG_F32);
+    ck_assert_str_eq(lg_st_meta(st, "quantization"), LG_I8_QUANTIZATION);
+    lg_st_free(st);
+    free(buf);
+}
+END_TEST
+
+/* Hand-made int8 files: I8 "w" [2,3] at [0,6], then what the case puts at
+ * [8,…) (scale values from s[]). Each must be refused with a message. */
+START_TEST(test_int8_rejects)
+{
+#define QM "\"__metadata__\":{\"quantization\":\"" LG_I8_QUANTIZATION "\"},"
+#define W "\"w\":{\"dtype\":\"I8\",\"shape\":[2,3],\"data_offsets\":[0,6]}"
+#define S(dt, shape, end) ",\"w:scale\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[8," end "]}"
+    static const struct {
+        const char *what, *hdr;
+        float s[3];
+        const char *want;
+    } c[] = {
+        {"I8 without metadata", "{" W S("F32", "[2]", "16") "}", {1, 1}, "\"quantization\" is missing"},
+        {"another layout",
+         "{\"__metadata__\":{\"quantization\":\"int8-per-tensor\"}," W S("F32", "[2]", "16") "}",
+         {1, 1},
+         "\"int8-per-tensor\""},
+        {"no scale tensor", "{" QM W "}", {0}, "has no scale tensor 'w:scale'"},
+        {"F16 scales", "{" QM W S("F16", "[2]", "12") "}", {1, 1}, "must be F32 of shape [2]"},
+        {"3 scales for 2 rows", "{" QM W S("F32", "[3]", "20") "}", {1, 1, 1}, "must be F32 of shape [2]"},
+        {"2-D scales", "{" QM W S("F32", "[2,1]", "16") "}", {1, 1}, "must be F32 of shape [2]"},
+        {"zero scale", "{" QM W S("F32", "[2]", "16") "}", {1, 0}, "'w:scale'[1] is 0"},
+        {"negative scale", "{" QM W S("F32", "[2]", "16") "}", {-1, 1}, "finite and positive"},
+        {"NaN scale", "{" QM W S("F32", "[2]", "16") "}", {1, NAN}, "finite and positive"},
+        {"infinite scale", "{" QM W S("F32", "[2]", "16") "}", {INFINITY, 1}, "finite and positive"},
+        {"I8 scalar",
+         "{" QM "\"w\":{\"dtype\":\"I8\",\"shape\":[],\"data_offsets\":[0,1]}" S("F32", "[1]", "12") "}",
+         {1},
+         "is a scalar"},
+        {"orphan scales",
+         "{" QM "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}" S("F32", "[2]", "16") "}",
+         {1, 1},
+         "'w:scale' belongs to no I8 tensor"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        size_t len;
+        uint8_t *buf = mkfile_(c[i].hdr, strlen(c[i].hdr), 20, &len);
+        uint8_t *d = buf + 8 + strlen(c[i].hdr);
+        for (int k = 0; k < 3; k++) memcpy(d + 8 + 4 * k, &c[i].s[k], 4);
+        lg_st *st = (lg_st *)1;
+        char err[512] = "";
+        lg_status s = lg_st_parse(&st, buf, len, 0, err, sizeof err);
+        printf("  int8: %-24s %-16s %s\n", c[i].what, lg_strerror(s), err);
+        ck_assert_msg(s == LG_ERR_FORMAT, "%s must be refused as LG_ERR_FORMAT, got %s", c[i].what, lg_strerror(s));
+        ck_assert_msg(st == NULL, "*out is NULL after refusing %s", c[i].what);
+        ck_assert_msg(strstr(err, c[i].want) != NULL, "%s: message \"%s\" should contain \"%s\"", c[i].what, err,
+                      c[i].want);
+        free(buf);
+    }
+
+    /* The good file: two's complement bytes times the row's scale. */
+    const char *hdr = "{" QM W S("F32", "[2]", "16") "}";
+    size_t len;
+    uint8_t *buf = mkfile_(hdr, strlen(hdr), 16, &len);
+    uint8_t *d = buf + 8 + strlen(hdr);
+    const uint8_t q[6] = {0x7f, 0x81, 0xff, 0x00, 0x01, 0x80};
+    float sc[2] = {0.5f, 0.25f};
+    memcpy(d, q, 6);
+    memcpy(d + 8, sc, 8);
+    lg_st *st = NULL;
+    char err[512] = "";
+    ck_assert_msg(lg_st_parse(&st, buf, len, 0, err, sizeof err) == LG_OK, "a well-formed int8 file: %s", err);
+    ck_assert_int_eq(lg_st_count(st), 1);
+    float got[6];
+    lg_st_to_f32(lg_st_get(st, 0), got);
+    const float want[6] = {63.5f, -63.5f, -0.5f, 0.0f, 0.25f, -32.0f};
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(got[k] == want[k], "w[%d] = q·scale = %g, got %g", k, (double)want[k], (double)got[k]);
+    lg_st_free(st);
+    free(buf);
+#undef QM
+#undef W
+#undef S
+
+    /* The writer: weights int8 cannot hold, the reserved key, names. */
+    int64_t s22[2] = {2, 2}, s2[1] = {2};
+    float nan4[4] = {0, 1, NAN, 2}, inf4[4] = {0, 1, 2, -INFINITY}, ok4[4] = {1, 2, 3, 4};
+    char longname[300];
+    memset(longname, 'n', 252);
+    longname[252] = '\0';
+    uint8_t *out;
+    size_t olen;
+    lg_st_in nanw = {"w", 2, s22, nan4}, infw = {"w", 2, s22, inf4}, okw = {"w", 2, s22, ok4};
+    lg_st_in longw = {longname, 2, s22, ok4}, longb = {longname, 1, s2, ok4};
+    lg_st_in clash[2] = {{"w", 2, s22, ok4}, {"w:scale", 1, s2, ok4}};
+    lg_st_kv qkv[1] = {{"quantization", "mine"}};
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &nanw, 1, NULL, 0, LG_I8, err, sizeof err), LG_ERR_RANGE);
+    ck_assert_msg(strstr(err, "'w' holds a NaN or infinite value at index 2"), "NaN named: %s", err);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &infw, 1, NULL, 0, LG_I8, err, sizeof err), LG_ERR_RANGE);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &okw, 1, qkv, 1, LG_I8, err, sizeof err), LG_ERR_INVALID);
+    ck_assert_msg(strstr(err, "quantization"), "the reserved key is named: %s", err);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &okw, 1, qkv, 1, LG_F32, err, sizeof err), LG_OK);
+    free(out);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &longw, 1, NULL, 0, LG_I8, err, sizeof err), LG_ERR_INVALID);
+    ck_assert_msg(strstr(err, ":scale"), "the scales' name is too long: %s", err);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, &longb, 1, NULL, 0, LG_I8, err, sizeof err), LG_OK);
+    free(out);
+    ck_assert_int_eq(lg_st_serialize(&out, &olen, clash, 2, NULL, 0, LG_I8, err, sizeof err), LG_ERR_INVALID);
+    ck_assert_msg(strstr(err, "'w:scale' is used twice"), "a caller tensor named like a companion: %s", err);
+}
+END_TEST
+
+/* Every loader reads int8 files: a model, a TLEG learngene and a pool saved
+ * as I8 load back within scale/2 of every weight (exact elsewhere). */
+static void i8_compare_(const lg_model *a, lg_model *b_, const char *what)
+{
+    int n;
+    const lg_tensor_info *ti = lg_model_tensors(a, &n);
+    const float *pa = lg_model_params((lg_model *)a), *pb = lg_model_params(b_);
+    for (int i = 0; i < n; i++) {
+        const lg_tensor_info *t = &ti[i];
+        int q = t->ndim >= 2 && t->shape[0] >= 2;
+        size_t rows = q ? (size_t)t->shape[0] : 1, per = t->numel / rows;
+        for (size_t r = 0; r < rows; r++) {
+            const float *x = pa + t->offset + r * per, *y = pb + t->offset + r * per;
+            float half = q ? i8_want_scale_(x, per) / 2 : 0;
+            for (size_t j = 0; j < per; j++)
+                ck_assert_msg(fabsf(x[j] - y[j]) <= half * (1 + 1e-6f) + fabsf(x[j]) * 0x1p-23f,
+                              "%s '%s'[%zu]: %g loads as %g (allowed %g)", what, t->name, r * per + j, (double)x[j],
+                              (double)y[j], (double)half);
+        }
+    }
+}
+
+START_TEST(test_int8_loaders)
+{
+    char dir[] = "/tmp/lg_test_i8_XXXXXX", path[300], err[512] = "";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/x.safetensors", dir);
+    lg_config c = {.img = 8,
+                   .in_chans = 1,
+                   .patch = 4,
+                   .dim = 8,
+                   .depth = 2,
+                   .heads = 2,
+                   .mlp = 16,
+                   .classes = 3,
+                   .pool = LG_POOL_AVG};
+
+    lg_model *m = NULL, *back = NULL;
+    ck_assert_int_eq(lg_model_new(&m, &c, err, sizeof err), LG_OK);
+    lg_model_init(m, 5);
+    ck_assert_msg(lg_model_save(m, path, LG_I8, NULL, 0, err, sizeof err) == LG_OK, "save I8: %s", err);
+    ck_assert_msg(lg_model_load(&back, path, err, sizeof err) == LG_OK, "load an I8 model: %s", err);
+    i8_compare_(m, back, "model");
+    lg_model_free(back);
+    lg_model_free(m);
+
+    lg_gene g, g2;
+    ck_assert_int_eq(lg_gene_tleg_new(&g, &c, 9, err, sizeof err), LG_OK);
+    ck_assert_msg(lg_gene_save(&g, path, LG_I8, NULL, 0, err, sizeof err) == LG_OK, "save I8 learngene: %s", err);
+    ck_assert_msg(lg_gene_load(&g2, path, err, sizeof err) == LG_OK, "load an I8 learngene: %s", err);
+    i8_compare_(g.m, g2.m, "learngene");
+    lg_gene_free(&g2);
+    lg_gene_free(&g);
+
+    lg_model *inst[2] = {NULL, NULL};
+    lg_config c2 = c;
+    c2.dim = 16;
+    c2.mlp = 32;
+    ck_assert_int_eq(lg_model_new(&inst[0], &c, err, sizeof err), LG_OK);
+    ck_assert_int_eq(lg_model_new(&inst[1], &c2, err, sizeof err), LG_OK);
+    lg_model_init(inst[0], 1);
+    lg_model_init(inst[1], 2);
+    const char *names[2] = {"a", "b"};
+    lg_genepool p, p2;
+    ck_assert_msg(lg_genepool_new(&p, inst, names, 2, err, sizeof err) == LG_OK, "%s", err);
+    for (int k = 0; k < p.nstitch; k++)
+        for (int j = 0; j < 16 * 8; j++) p.stitches[k].w[j] = 0.01f * (float)(j % 7 - 3);
+    ck_assert_msg(lg_genepool_save(&p, path, LG_I8, NULL, 0, err, sizeof err) == LG_OK, "save I8 pool: %s", err);
+    ck_assert_msg(lg_genepool_load(&p2, path, err, sizeof err) == LG_OK, "load an I8 pool: %s", err);
+    for (int i = 0; i < 2; i++) i8_compare_(p.inst[i], p2.inst[i], "pool instance");
+    for (int j = 0; j < 16 * 8; j++)
+        ck_assert_msg(fabsf(p.stitches[0].w[j] - p2.stitches[0].w[j]) <= 0.03f / 127 / 2 * (1 + 1e-6f),
+                      "stitch weight %d: %g loads as %g", j, (double)p.stitches[0].w[j], (double)p2.stitches[0].w[j]);
+    lg_genepool_free(&p2);
+    lg_genepool_free(&p);
+    unlink(path);
+    ck_assert_msg(rmdir(dir) == 0, "no temporary file is left behind in %s", dir);
 }
 END_TEST
 
@@ -1093,6 +1414,12 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, test_header_cap);
     tcase_add_test(tc, test_truncations_and_corruptions);
     tcase_add_test(tc, test_write_read_file);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("int8");
+    tcase_add_test(tc, test_int8_round_trip);
+    tcase_add_test(tc, test_int8_rejects);
+    tcase_add_test(tc, test_int8_loaders);
     suite_add_tcase(s, tc);
     return s;
 }

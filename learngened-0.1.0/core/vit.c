@@ -1,0 +1,425 @@
+/* vit.c - the whole ViT: a context of activation arenas, the forward pass
+ * from images to logits and the backward pass into the model's gradients.
+ *
+ * A context splits a batch into shards, one per thread, each with its own
+ * arena (sized from the model shape up front, no malloc in the hot loop) and,
+ * for training, its own gradient buffer (shard 0 writes the model's grads,
+ * the others are summed into it). With one shard BLAS gets all the threads.
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "layers.h"
+
+/* One block's saved activations inside a shard arena. */
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd; /* (N,D) (N) (N) */
+    float *qkv;                       /* (N,3D) */
+    float *att;                       /* (B,H,T,T) */
+    float *atto;                      /* (N,D) attention output before proj */
+    float *xmid;                      /* (N,D) residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd; /* (N,D) (N) (N) */
+    float *fc1, *gelu;                /* (N,M) (N,M) */
+} block_acts;
+
+typedef struct {
+    int B; /* images this shard can hold */
+    float *arena;
+    size_t floats;
+    float *cols;     /* (B·Np, C·p·p) patches */
+    float *ptok;     /* (B·Np, D) patch tokens (and their grads) */
+    float **x;       /* residual stream entering block l; x[depth] leaves the last */
+    float *xs;       /* stitched models: tokens leaving block stitch_at-1, before the stitch */
+    block_acts *blk; /* depth entries when training, 1 otherwise */
+    float *pooled, *lnf, *lnf_mean, *lnf_rstd; /* (B,D) (B,D) (B) (B) */
+    float *logits, *dlogits;                   /* (B,K) */
+    /* backward scratch (training only) */
+    float *dres, *dtmp, *dqkv, *dh, *dscratch, *dpooled, *dlnf;
+    float *grads; /* shard > 0: own gradient buffer */
+    lg_param_view gv;
+    lg_block_view *gblocks;
+    double loss;
+} shard;
+
+struct lg_ctx {
+    lg_model *m;
+    int max_batch, threads, training, nshards;
+    shard *sh;
+};
+
+void lg_blas_threads(int n) { openblas_set_num_threads(n); }
+
+/* Hands out 64-byte aligned slices of an arena (or just counts them). */
+typedef struct {
+    float *base;
+    size_t used;
+} carve;
+
+static float *take(carve *c, size_t n)
+{
+    float *p = c->base ? c->base + c->used : NULL;
+    c->used += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+/* Largest width and MLP size over the blocks (a stitched model has two). */
+static void max_dims(const lg_config *c, size_t *D, size_t *M)
+{
+    *D = (size_t)(c->stitch_at && c->dim2 > c->dim ? c->dim2 : c->dim);
+    *M = (size_t)(c->stitch_at && c->mlp2 > c->mlp ? c->mlp2 : c->mlp);
+}
+
+/* Lays out a shard's arena; with c->base NULL only counts floats. Training
+ * keeps every block's activations (sized by that block's widths); inference
+ * reuses one slot sized by the widest block. */
+static void layout(shard *s, const lg_config *cfg, int training, carve *c)
+{
+    size_t B = (size_t)s->B, T = (size_t)lg_config_tokens(cfg), Np = (size_t)lg_config_patches(cfg);
+    size_t Dmax, Mmax, K = (size_t)cfg->classes;
+    max_dims(cfg, &Dmax, &Mmax);
+    size_t N = B * T, kp = (size_t)cfg->in_chans * (size_t)cfg->patch * (size_t)cfg->patch;
+    int L = cfg->depth, nx = training ? L + 1 : 2, nblk = training ? L : 1;
+    s->cols = take(c, B * Np * kp);
+    s->ptok = take(c, B * Np * (size_t)cfg->dim);
+    for (int l = 0; l < nx; l++) {
+        float *p = take(c, N * Dmax);
+        if (c->base) s->x[l] = p;
+    }
+    s->xs = cfg->stitch_at ? take(c, N * (size_t)cfg->dim) : NULL;
+    for (int l = 0; l < nblk; l++) {
+        int d, h, m;
+        lg_config_block(cfg, l, &d, &h, &m);
+        size_t D = training ? (size_t)d : Dmax, M = training ? (size_t)m : Mmax;
+        size_t H = (size_t)(cfg->heads > cfg->heads2 ? cfg->heads : cfg->heads2);
+        block_acts a;
+        a.ln1 = take(c, N * D);
+        a.ln1_mean = take(c, N);
+        a.ln1_rstd = take(c, N);
+        a.qkv = take(c, N * 3 * D);
+        a.att = take(c, B * H * T * T);
+        a.atto = take(c, N * D);
+        a.xmid = take(c, N * D);
+        a.ln2 = take(c, N * D);
+        a.ln2_mean = take(c, N);
+        a.ln2_rstd = take(c, N);
+        a.fc1 = take(c, N * M);
+        a.gelu = take(c, N * M);
+        if (c->base) s->blk[l] = a;
+    }
+    s->pooled = take(c, B * Dmax);
+    s->lnf = take(c, B * Dmax);
+    s->lnf_mean = take(c, B);
+    s->lnf_rstd = take(c, B);
+    s->logits = take(c, B * K);
+    s->dlogits = take(c, B * K);
+    if (!training) return;
+    s->dres = take(c, N * Dmax);
+    s->dtmp = take(c, N * Dmax);
+    s->dqkv = take(c, N * 3 * Dmax);
+    s->dh = take(c, N * Mmax);
+    s->dscratch = take(c, T * T);
+    s->dpooled = take(c, B * Dmax);
+    s->dlnf = take(c, B * Dmax);
+}
+
+static void shard_free(shard *s)
+{
+    free(s->arena);
+    free(s->x);
+    free(s->blk);
+    free(s->grads);
+    free(s->gblocks);
+}
+
+void lg_ctx_free(lg_ctx *x)
+{
+    if (!x) return;
+    for (int i = 0; x->sh && i < x->nshards; i++) shard_free(&x->sh[i]);
+    free(x->sh);
+    free(x);
+}
+
+lg_status lg_ctx_new(lg_ctx **out, lg_model *m, int max_batch, int threads, int training, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (max_batch < 1 || max_batch > 1 << 20)
+        return lg_fail(err, errlen, LG_ERR_RANGE, "batch size %d is outside [1, 1048576]", max_batch);
+    if (threads < 1 || threads > 256)
+        return lg_fail(err, errlen, LG_ERR_RANGE, "thread count %d is outside [1, 256]", threads);
+    if (training && lg_model_enable_training(m) != LG_OK)
+        return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for gradients and optimizer state");
+    lg_ctx *x = calloc(1, sizeof *x);
+    if (!x) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for the context");
+    x->m = m;
+    x->max_batch = max_batch;
+    x->threads = threads;
+    x->training = training;
+    x->nshards = threads < max_batch ? threads : max_batch;
+    x->sh = calloc((size_t)x->nshards, sizeof *x->sh);
+    lg_status st = LG_OK;
+    if (!x->sh) goto nomem;
+    const lg_config *cfg = &m->cfg;
+    int L = cfg->depth;
+    for (int i = 0; i < x->nshards; i++) {
+        shard *s = &x->sh[i];
+        s->B = (max_batch + x->nshards - 1) / x->nshards;
+        carve count = {NULL, 0};
+        layout(s, cfg, training, &count);
+        s->floats = count.used;
+        s->arena = aligned_alloc(64, s->floats * sizeof(float));
+        s->x = calloc((size_t)L + 1, sizeof *s->x);
+        s->blk = calloc((size_t)L, sizeof *s->blk);
+        if (!s->arena || !s->x || !s->blk) goto nomem;
+        carve c = {s->arena, 0};
+        layout(s, cfg, training, &c);
+        if (!training) continue;
+        if (i == 0) {
+            s->gv = m->gv;
+            continue;
+        }
+        s->grads = aligned_alloc(64, ((m->n + 15) & ~(size_t)15) * sizeof(float));
+        s->gblocks = calloc((size_t)L, sizeof *s->gblocks);
+        if (!s->grads || !s->gblocks) goto nomem;
+        lg_view_bind(&s->gv, s->gblocks, m, s->grads);
+    }
+    *out = x;
+    return LG_OK;
+nomem:
+    st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory for activations of batch %d", max_batch);
+    lg_ctx_free(x);
+    return st;
+}
+
+size_t lg_ctx_bytes(const lg_ctx *x)
+{
+    size_t b = 0;
+    for (int i = 0; i < x->nshards; i++) b += x->sh[i].floats * sizeof(float) + (x->sh[i].grads ? x->m->n * 4 : 0);
+    return b;
+}
+
+/* out (N,D) = res + in·wᵀ + b : a linear layer and its residual add in one pass. */
+static void linear_residual(float *out, const float *res, const float *in, const float *w, const float *b, int N,
+                            int Kin, int Kout)
+{
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * Kout;
+        const float *r = res + (size_t)n * Kout;
+        for (int j = 0; j < Kout; j++) o[j] = r[j] + b[j];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Kout, Kin, 1.0f, in, Kin, w, Kin, 1.0f, out, Kout);
+}
+
+static void block_forward(block_acts *a, float *xout, const float *xin, const lg_block_view *p, const lg_config *c,
+                          int l, int B)
+{
+    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    lg_config_block(c, l, &D, &H, &M);
+    lg_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
+    lg_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, D, 3 * D);
+    lg_attention_forward(a->atto, a->att, a->qkv, B, T, D, H);
+    linear_residual(a->xmid, xin, a->atto, p->proj_w, p->proj_b, N, D, D);
+    lg_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
+    lg_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, N, D, M);
+    lg_gelu_forward(a->gelu, a->fc1, (size_t)N * M);
+    linear_residual(xout, a->xmid, a->gelu, p->fc2_w, p->fc2_b, N, M, D);
+}
+
+/* dres: on entry ∂L/∂xout, on return ∂L/∂xin. */
+static void block_backward(shard *s, const block_acts *a, const float *xin, const lg_block_view *p,
+                           const lg_block_view *g, const lg_config *c, int l, int B)
+{
+    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    lg_config_block(c, l, &D, &H, &M);
+    float *dres = s->dres, *dtmp = s->dtmp;
+    lg_linear_backward(s->dh, g->fc2_w, g->fc2_b, dres, a->gelu, p->fc2_w, N, M, D);
+    lg_gelu_backward(s->dh, s->dh, a->fc1, (size_t)N * M);
+    lg_linear_backward(dtmp, g->fc1_w, g->fc1_b, s->dh, a->ln2, p->fc1_w, N, D, M);
+    lg_layernorm_backward(dres, g->norm2_w, g->norm2_b, dtmp, a->xmid, a->ln2_mean, a->ln2_rstd, p->norm2_w, N, D);
+    lg_linear_backward(dtmp, g->proj_w, g->proj_b, dres, a->atto, p->proj_w, N, D, D);
+    lg_attention_backward(s->dqkv, s->dscratch, dtmp, a->qkv, a->att, B, T, D, H);
+    lg_linear_backward(dtmp, g->qkv_w, g->qkv_b, s->dqkv, a->ln1, p->qkv_w, N, D, 3 * D);
+    lg_layernorm_backward(dres, g->norm1_w, g->norm1_b, dtmp, xin, a->ln1_mean, a->ln1_rstd, p->norm1_w, N, D);
+}
+
+/* full: the arena keeps every block's activations (a training context). */
+static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int full, int upto)
+{
+    const lg_config *c = &m->cfg;
+    const lg_param_view *p = &m->pv;
+    int T = lg_config_tokens(c), Np = lg_config_patches(c), D = c->dim, L = c->depth;
+    int kp = c->in_chans * c->patch * c->patch, cls = c->pool == LG_POOL_TOKEN;
+    lg_patchify(s->cols, images, B, c->in_chans, c->img, c->patch);
+    lg_linear_forward(s->ptok, s->cols, p->patch_w, p->patch_b, B * Np, kp, D);
+    float *x0 = s->x[0];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = x0 + ((size_t)b * T + t) * D;
+            const float *src = cls && t == 0 ? p->cls_token : s->ptok + ((size_t)b * Np + t - cls) * D;
+            const float *pos = p->pos_embed + (size_t)t * D;
+            for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
+        }
+    for (int l = 0; l < upto; l++) {
+        float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
+        int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
+        block_forward(&s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], c, l, B);
+        if (stitch_next) lg_linear_forward(xout, s->xs, p->stitch_w, p->stitch_b, B * T, c->dim, c->dim2);
+    }
+    if (upto < L) return;
+    D = lg_config_out_dim(c);
+    const float *xl = full ? s->x[L] : s->x[L % 2];
+    for (int b = 0; b < B; b++) {
+        float *pb = s->pooled + (size_t)b * D;
+        if (cls) {
+            memcpy(pb, xl + (size_t)b * T * D, (size_t)D * sizeof *pb);
+            continue;
+        }
+        memset(pb, 0, (size_t)D * sizeof *pb);
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < D; d++) pb[d] += xl[((size_t)b * T + t) * D + d];
+        for (int d = 0; d < D; d++) pb[d] /= (float)T;
+    }
+    lg_layernorm_forward(s->lnf, s->lnf_mean, s->lnf_rstd, s->pooled, p->norm_w, p->norm_b, B, D);
+    lg_linear_forward(s->logits, s->lnf, p->head_w, p->head_b, B, D, c->classes);
+}
+
+/* Backward from s->dlogits into s->gv. */
+static void shard_backward(shard *s, const lg_model *m, int B)
+{
+    const lg_config *c = &m->cfg;
+    const lg_param_view *p = &m->pv, *g = &s->gv;
+    int T = lg_config_tokens(c), Np = lg_config_patches(c), D = c->dim, L = c->depth;
+    int kp = c->in_chans * c->patch * c->patch, cls = c->pool == LG_POOL_TOKEN;
+    int Dout = lg_config_out_dim(c);
+    lg_linear_backward(s->dlnf, g->head_w, g->head_b, s->dlogits, s->lnf, p->head_w, B, Dout, c->classes);
+    memset(s->dpooled, 0, (size_t)B * Dout * sizeof(float));
+    lg_layernorm_backward(s->dpooled, g->norm_w, g->norm_b, s->dlnf, s->pooled, s->lnf_mean, s->lnf_rstd, p->norm_w, B,
+                          Dout);
+    memset(s->dres, 0, (size_t)B * T * Dout * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const float *dp = s->dpooled + (size_t)b * Dout;
+        for (int t = 0; t < (cls ? 1 : T); t++) {
+            float *row = s->dres + ((size_t)b * T + t) * Dout;
+            for (int d = 0; d < Dout; d++) row[d] = cls ? dp[d] : dp[d] / (float)T;
+        }
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        int stitched_in = c->stitch_at && l + 1 == c->stitch_at; /* block l feeds the stitch */
+        if (stitched_in) {
+            /* dres: ∂L/∂(stitch output) (N,dim2) → ∂L/∂xs (N,dim) */
+            lg_linear_backward(s->dtmp, g->stitch_w, g->stitch_b, s->dres, s->xs, p->stitch_w, B * T, c->dim, c->dim2);
+            memcpy(s->dres, s->dtmp, (size_t)B * T * c->dim * sizeof(float));
+        }
+        block_backward(s, &s->blk[l], s->x[l], &p->blocks[l], &g->blocks[l], c, l, B);
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *dr = s->dres + ((size_t)b * T + t) * D;
+            float *gp = g->pos_embed + (size_t)t * D;
+            float *dst = cls && t == 0 ? g->cls_token : s->ptok + ((size_t)b * Np + t - cls) * D;
+            for (int d = 0; d < D; d++) gp[d] += dr[d];
+            if (cls && t == 0)
+                for (int d = 0; d < D; d++) dst[d] += dr[d];
+            else
+                memcpy(dst, dr, (size_t)D * sizeof *dst);
+        }
+    lg_linear_backward(NULL, g->patch_w, g->patch_b, s->ptok, s->cols, p->patch_w, B * Np, kp, D);
+}
+
+/* Shard i's first image and image count for a batch of B. */
+static void shard_range(const lg_ctx *x, int i, int B, int *first, int *count)
+{
+    int per = (B + x->nshards - 1) / x->nshards;
+    *first = i * per < B ? i * per : B;
+    int end = *first + per < B ? *first + per : B;
+    *count = end - *first;
+}
+
+static int active_shards(const lg_ctx *x, int B)
+{
+    int per = (B + x->nshards - 1) / x->nshards;
+    return (B + per - 1) / per;
+}
+
+/* Runs the first `block` blocks on every shard (all of them and the head
+ * when logits), then gathers the logits (B,K) or the tokens entering
+ * `block` (B,T,width) into out. */
+static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, int block, int logits)
+{
+    const lg_config *c = &x->m->cfg;
+    if (B < 1 || B > x->max_batch || block < 0 || block > c->depth) return LG_ERR_RANGE;
+    size_t img = (size_t)c->in_chans * c->img * c->img, T = (size_t)lg_config_tokens(c);
+    int d, h, mm;
+    lg_config_block(c, block < c->depth ? block : c->depth - 1, &d, &h, &mm);
+    if (block == c->depth) d = lg_config_out_dim(c);
+    size_t row = logits ? (size_t)c->classes : T * (size_t)d; /* floats per image in out */
+    int S = active_shards(x, B);
+    lg_blas_threads(S > 1 ? 1 : x->threads);
+#pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
+    for (int i = 0; i < S; i++) {
+        int first, n;
+        shard_range(x, i, B, &first, &n);
+        shard *s = &x->sh[i];
+        shard_forward(s, x->m, images + (size_t)first * img, n, x->training, block);
+        const float *src = logits ? s->logits : x->training ? s->x[block] : s->x[block % 2];
+        memcpy(out + (size_t)first * row, src, (size_t)n * row * sizeof *out);
+    }
+    return LG_OK;
+}
+
+lg_status lg_forward(lg_ctx *x, float *logits, const float *images, int B)
+{
+    return forward_to(x, logits, images, B, x->m->cfg.depth, 1);
+}
+
+lg_status lg_forward_tokens(lg_ctx *x, float *tokens, const float *images, int B, int block)
+{
+    return forward_to(x, tokens, images, B, block, 0);
+}
+
+lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float *images, const int *labels, int B,
+                              const lg_loss_spec *ls)
+{
+    if (!x->training) return LG_ERR_INVALID;
+    if (B < 1 || B > x->max_batch) return LG_ERR_RANGE;
+    const lg_config *c = &x->m->cfg;
+    int K = c->classes;
+    for (int b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= K) return LG_ERR_RANGE;
+    size_t img = (size_t)c->in_chans * c->img * c->img;
+    int S = active_shards(x, B);
+    const float *teacher = ls ? ls->teacher : NULL;
+    float alpha = teacher ? ls->alpha : 0.0f, tau = teacher ? ls->tau : 1.0f;
+    lg_blas_threads(S > 1 ? 1 : x->threads);
+#pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
+    for (int i = 0; i < S; i++) {
+        int first, n;
+        shard_range(x, i, B, &first, &n);
+        shard *s = &x->sh[i];
+        if (i > 0) memset(s->grads, 0, x->m->n * sizeof(float));
+        shard_forward(s, x->m, images + (size_t)first * img, n, 1, c->depth);
+        memset(s->dlogits, 0, (size_t)n * K * sizeof(float));
+        s->loss = 0.0;
+        if (alpha < 1.0f)
+            s->loss += (1.0f - alpha) *
+                       lg_cross_entropy(s->dlogits, s->logits, labels + first, n, K, (1.0f - alpha) / (float)B);
+        if (teacher)
+            s->loss +=
+                alpha * lg_distill_kl(s->dlogits, s->logits, teacher + (size_t)first * K, n, K, tau, alpha / (float)B);
+        shard_backward(s, x->m, n);
+        if (logits) memcpy(logits + (size_t)first * K, s->logits, (size_t)n * K * sizeof *logits);
+    }
+    /* sum the other shards' gradients into the model's */
+    float *g = x->m->grads;
+    size_t n = x->m->n;
+    if (S > 1) {
+#pragma omp parallel for num_threads(S) schedule(static)
+        for (size_t j = 0; j < n; j++)
+            for (int i = 1; i < S; i++) g[j] += x->sh[i].grads[j];
+    }
+    double total = 0.0;
+    for (int i = 0; i < S; i++) total += x->sh[i].loss;
+    if (loss) *loss = (float)(total / B);
+    return LG_OK;
+}
