@@ -38,7 +38,7 @@ void cli_pool_eval_key(char *buf, size_t n, const lg_genepool *p, const lg_genep
  * naming the option and return -1. */
 int cli_long(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
-/* --dtype F32|F16|BF16, with a message when it is none of them. */
+/* --dtype F32|F16|BF16|I8, with a message when it is none of them. */
 int cli_dtype(const char *s, lg_dtype *out);
 
 /* Model shape: a preset name ("fmnist-ti", "fmnist-small", "deit-ti",
@@ -103,7 +103,7 @@ enum {
     "  --threads N        CPU threads (default 1)\n"                                                                   \
     "  --seed N           initialization and shuffling seed (default 1)\n"                                             \
     "  --log-every N      steps between progress lines (default 50)\n"                                                 \
-    "  --dtype F32|F16|BF16  dtype of the file written (default F32)\n"                                                \
+    "  --dtype F32|F16|BF16|I8  dtype of the file written (default F32)\n"                                                \
     "  --eval             report test-set accuracy at the end\n"
 
 typedef struct {

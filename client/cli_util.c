@@ -36,7 +36,7 @@ int cli_double(const char *opt, const char *s, double lo, double hi, double *out
 int cli_dtype(const char *s, lg_dtype *out)
 {
     if (!lg_dtype_parse(s, out)) return 0;
-    fprintf(stderr, "learngene: --dtype must be F32, F16 or BF16, got '%s'\n", s);
+    fprintf(stderr, "learngene: --dtype must be F32, F16, BF16 or I8, got '%s'\n", s);
     return -1;
 }
 

@@ -20,17 +20,17 @@ static const char get_help[] =
     "bar is drawn on stderr when it is a terminal.\n"
     "  -o, --out FILE     where to write the model (required)\n" GROW_HELP
     "  --classes K        classes of the grown model (default: the source's)\n"
-    "  --dtype D          f32 | f16 | bf16 (default f32)\n" REMOTE_HELP;
+    "  --dtype D          f32 | f16 | bf16 | int8 (default f32)\n" REMOTE_HELP;
 
 static int parse_dtype(const char *s, const char **out)
 {
-    static const char *const names[] = {"f32", "f16", "bf16"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = {"f32", "f16", "bf16", "int8"};
+    for (int i = 0; i < 4; i++)
         if (!strcasecmp(s, names[i])) {
             *out = names[i];
             return 0;
         }
-    fprintf(stderr, "learngene: --dtype must be f32, f16 or bf16, got '%s'\n", s);
+    fprintf(stderr, "learngene: --dtype must be f32, f16, bf16 or int8, got '%s'\n", s);
     return -1;
 }
 
