@@ -82,8 +82,10 @@ int lga_tokens_parse(lga_tokens **out, const char *text, size_t len, const char 
         goto fail;
     }
     int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank ones counted (strtok would merge them) */
+    for (char *line = copy, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
         lineno++;
         token t;
         char msg[160];

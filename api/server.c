@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "autoconfig.h"
 #include "internal.h"
@@ -285,6 +286,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->url = url;
         r->method = method;
         r->started = now_s();
+        pthread_mutex_lock(&s->cfg_lock);
+        unsigned timeout = (unsigned)s->opt.request_timeout_s;
+        pthread_mutex_unlock(&s->cfg_lock);
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, timeout); /* live on reload */
         int known = 0;
         r->route = lga_route_match(method, url, r->id, sizeof r->id, &known, NULL, 0);
         r->body_max = r->route ? body_cap(s, r->route->body) : 0;
@@ -427,7 +432,11 @@ int lga_port(const lga_server *s) { return s->port; }
 void lga_quiesce(lga_server *s)
 {
     atomic_store(&s->draining, 1);
-    if (s->mhd) MHD_quiesce_daemon(s->mhd);
+    if (!s->mhd) return;
+    /* MHD hands the listening socket over; closing it refuses new
+     * connections at once (with socket activation systemd keeps its copy) */
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
 int lga_inflight(const lga_server *s) { return atomic_load(&((lga_server *)s)->inflight); }
@@ -439,6 +448,7 @@ void lga_reconfigure(lga_server *s, const lga_options *o)
     s->opt.max_upload = o->max_upload;
     s->opt.max_batch = o->max_batch;
     s->opt.cache_bytes = o->cache_bytes;
+    s->opt.request_timeout_s = o->request_timeout_s;
     s->opt.max_depth = o->max_depth;
     s->opt.max_model_bytes = o->max_model_bytes;
     s->opt.jobs_queue_max = o->jobs_queue_max;

@@ -239,6 +239,19 @@ static int option_parse(lgd_config *c, int i, const char *v, char *msg, size_t m
             snprintf(msg, msglen, "%s contains a control character", o->name);
             return -1;
         }
+        /* every value must fit a config line, quoted ("name=\"v\"\n"), so
+         * --check-config's dump loads back as it is */
+        if (strlen(o->name) + n + 4 > LGD_CONFIG_LINE_MAX) {
+            snprintf(msg, msglen, "%s is %zu characters long; a config line holds at most %zu", o->name, n,
+                     LGD_CONFIG_LINE_MAX - strlen(o->name) - 4);
+            return -1;
+        }
+        /* inih ends a value at " ;" (a comment), so no value may hold one */
+        for (size_t k = 1; k < n; k++)
+            if (v[k] == ';' && (v[k - 1] == ' ' || v[k - 1] == '\t')) {
+                snprintf(msg, msglen, "%s may not contain a blank followed by ';' (it starts a comment)", o->name);
+                return -1;
+            }
         if (s->k == K_PATH && n == 0) {
             snprintf(msg, msglen, "%s must not be empty", o->name);
             return -1;
@@ -436,11 +449,12 @@ int lgd_config_effective_blas(const lgd_config *c, int ncpu)
     return n > 0 ? n : 1;
 }
 
-/* Strings that inih would trim, or that look quoted, are written quoted. */
+/* Strings that inih would trim or read as a comment, or that look quoted,
+ * are written quoted. */
 static int needs_quotes(const char *v)
 {
     size_t n = strlen(v);
-    if (n == 0) return 1;
+    if (n == 0 || v[0] == ';' || v[0] == '#') return 1;
     if (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t') return 1;
     return n >= 2 && v[0] == '"' && v[n - 1] == '"';
 }
@@ -453,7 +467,9 @@ void lgd_config_dump(const lgd_config *c, FILE *f)
         int is_string = slots[i].k != K_INT && slots[i].k != K_I64 && slots[i].k != K_SIZE;
         if (!v) v = "";
         const char *q = is_string && needs_quotes(v) ? "\"" : "";
-        fprintf(f, "%s = %s%s%s\n", docs[i].name, q, v, q);
+        /* "name = value" when it fits a config line, else "name=value" */
+        int tight = strlen(docs[i].name) + strlen(v) + 2 * strlen(q) + 4 > LGD_CONFIG_LINE_MAX;
+        fprintf(f, "%s%s%s%s%s\n", docs[i].name, tight ? "=" : " = ", q, v, q);
     }
 }
 

@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Characters in a config line, the newline excluded (inih's 200-byte buffer
+ * as Debian builds it, less the newline and NUL). */
+#define LGD_CONFIG_LINE_MAX 198
+
 typedef struct {
     char listen[256];           /* host:port or [v6]:port; port 0 = any free port */
     char state_dir[4096];       /* models, jobs, the SQLite database */

@@ -4,6 +4,7 @@
  * SIGTERM drains then stops, a second SIGTERM stops at once) and systemd
  * notifications (READY=1, STATUS=, WATCHDOG=1, STOPPING=1).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +43,7 @@ typedef struct {
     uv_timer_t tick, drain;
     int draining;
     double drain_started;
+    char host[256]; /* the address served (from listen, or the passed socket) */
 } daemon_state;
 
 static daemon_state D;
@@ -197,11 +200,26 @@ static int load_tokens(const lgd_config *c, lga_tokens **out, char *err, size_t 
     return 0;
 }
 
+/* The address a passed socket is bound to ("unix" for a Unix socket). */
+static void socket_host(int fd, char *host, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    snprintf(host, len, "unknown");
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, (socklen_t)len);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, (socklen_t)len);
+    else if (ss.ss_family == AF_UNIX)
+        snprintf(host, len, "unix");
+}
+
 /* Serving beyond this host without tokens needs allow_open_network = yes. */
 static int check_exposure(const lgd_config *c, const char *host, const lga_tokens *t, char *err, size_t errlen)
 {
-    int loopback = !strcmp(host, "127.0.0.1") || !strncmp(host, "127.", 4) || !strcmp(host, "::1") ||
-                   !strcmp(host, "localhost");
+    int loopback = !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost") ||
+                   !strcmp(host, "unix");
     if (loopback || lga_tokens_count(t) > 0 || !strcmp(c->allow_open_network, "yes")) return 0;
     snprintf(err, errlen,
              "refusing to listen on %s without authentication: set tokens_file (learngened --new-token makes one), "
@@ -302,10 +320,11 @@ static void on_reload(uv_signal_t *s, int signum)
     char host[256];
     lga_options o;
     if (api_options(&o, &c, host, sizeof host, err, sizeof err) == 0) lga_reconfigure(D.api, &o);
+    lgd_workers_set_queue_max(D.workers, c.queue_max);
     lga_tokens *tokens = NULL;
     if (load_tokens(&c, &tokens, err, sizeof err) != 0)
         lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running tokens\"", err);
-    else if (check_exposure(&D.cfg, host, tokens, err, sizeof err) != 0) {
+    else if (check_exposure(&D.cfg, D.host, tokens, err, sizeof err) != 0) {
         lgd_log(LGD_LOG_ERROR, "reload", "msg=\"%s; keeping the running tokens\"", err);
         lga_tokens_free(tokens);
     } else {
@@ -331,8 +350,14 @@ static int open_store(char *err, size_t errlen)
     /* one daemon per state dir: a second one would requeue the first's
      * running jobs under it */
     snprintf(path, sizeof path, "%s/learngened.lock", D.cfg.state_dir);
-    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640), held = lock < 0 ? -1 : flock(lock, LOCK_EX | LOCK_NB);
+    /* a process killed a moment ago lets go once its last thread is gone */
+    for (int tries = 0; held != 0 && lock >= 0 && errno == EWOULDBLOCK && tries < 50; tries++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        held = flock(lock, LOCK_EX | LOCK_NB);
+    }
+    if (lock < 0 || held != 0) {
         snprintf(err, errlen, "state_dir %.900s is in use by another learngened (%s)", D.cfg.state_dir,
                  lock < 0 ? strerror(errno) : "its lock is held");
         if (lock >= 0) close(lock);
@@ -361,6 +386,11 @@ static int run(void)
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
         return 1;
     }
+    if (sd_listen_fds(1) >= 1) { /* socket activation: what systemd bound */
+        o.listen_fd = SD_LISTEN_FDS_START;
+        socket_host(o.listen_fd, host, sizeof host);
+    }
+    snprintf(D.host, sizeof D.host, "%s", host);
     lga_tokens *tokens = NULL;
     if (load_tokens(&D.cfg, &tokens, err, sizeof err) != 0 ||
         check_exposure(&D.cfg, host, tokens, err, sizeof err) != 0) {
@@ -368,7 +398,6 @@ static int run(void)
         lga_tokens_free(tokens);
         return 1;
     }
-    if (sd_listen_fds(1) >= 1) o.listen_fd = SD_LISTEN_FDS_START; /* socket activation */
     if (lga_start(&D.api, &o, err, sizeof err) != 0) {
         lgd_log(LGD_LOG_ERROR, "start", "msg=\"%s\"", err);
         lga_tokens_free(tokens);

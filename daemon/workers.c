@@ -99,6 +99,13 @@ int lgd_workers_run(lgd_workers *w, void (*fn)(void *arg, int worker), void *arg
     return 0;
 }
 
+void lgd_workers_set_queue_max(lgd_workers *w, int queue_max)
+{
+    pthread_mutex_lock(&w->lock);
+    w->queue_max = queue_max;
+    pthread_mutex_unlock(&w->lock);
+}
+
 int lgd_workers_load(lgd_workers *w)
 {
     pthread_mutex_lock(&w->lock);

@@ -359,27 +359,36 @@ START_TEST(test_strings)
     ck_assert_msg(s != NULL, "out of memory");
     memset(s, 'a', 5000);
     s[0] = '/';
-    s[4095] = '\0';
-    ck_assert_msg(lgd_config_set(&c, "state_dir", s, err, sizeof err) == 0, "a 4095-character path fits: %s", err);
-    ck_assert_int_eq(strlen(c.state_dir), 4095);
-    s[4095] = 'a';
-    s[4096] = '\0';
+    /* a value must fit a config line, quoted: 9 + 185 + 4 = 198 for state_dir */
+    s[185] = '\0';
+    ck_assert_msg(lgd_config_set(&c, "state_dir", s, err, sizeof err) == 0, "a 185-character path fits: %s", err);
+    ck_assert_int_eq(strlen(c.state_dir), 185);
+    s[185] = 'a';
+    s[186] = '\0';
     memcpy(&keep, &c, sizeof c);
+    ck_assert_msg(lgd_config_set(&c, "state_dir", s, err, sizeof err) != 0, "a 186-character path does not fit a line");
+    ck_assert_msg(strstr(err, "state_dir is 186 characters long; a config line holds at most 185") != NULL, "got: %s",
+                  err);
+    ck_assert_msg(memcmp(&c, &keep, sizeof c) == 0, "a refused value should leave the config as it was");
+    s[186] = 'a';
+    s[4096] = '\0';
     ck_assert_msg(lgd_config_set(&c, "state_dir", s, err, sizeof err) != 0, "a 4096-character path does not fit");
     ck_assert_msg(strstr(err, "state_dir is 4096 characters long; the limit is 4095") != NULL, "got: %s", err);
-    ck_assert_msg(memcmp(&c, &keep, sizeof c) == 0, "a refused value should leave the config as it was");
 
-    s[255] = '\0';
-    memcpy(s + 250, ":8080", 5);
-    ck_assert_msg(lgd_config_set(&c, "listen", s, err, sizeof err) != 0, "a 255-character address fits the buffer");
-    ck_assert_msg(strstr(err, "listen = /aaa") != NULL, "a slash is not a host name, got: %s", err);
+    /* "a ;b" would be cut at the comment when loaded back */
+    ck_assert_msg(lgd_config_set(&c, "state_dir", "/a ;b", err, sizeof err) != 0, "a blank then ';' is refused");
+    ck_assert_msg(strstr(err, "starts a comment") != NULL, "got: %s", err);
+    ck_assert_msg(lgd_config_set(&c, "fmnist_dir", ";abc", err, sizeof err) == 0, "a leading ';' is kept: %s", err);
+
     s[0] = 'a';
-    ck_assert_msg(lgd_config_set(&c, "listen", s, err, sizeof err) == 0, "a 255-character host:port fits: %s", err);
-    s[255] = 'a';
-    s[256] = '\0';
-    memcpy(s + 251, ":8080", 5);
-    ck_assert_msg(lgd_config_set(&c, "listen", s, err, sizeof err) != 0, "a 256-character address does not fit");
-    ck_assert_msg(strstr(err, "listen is 256 characters long; the limit is 255") != NULL, "got: %s", err);
+    memcpy(s + 183, ":8080", 5);
+    s[188] = '\0';
+    ck_assert_msg(lgd_config_set(&c, "listen", s, err, sizeof err) == 0, "a 188-character host:port fits: %s", err);
+    memcpy(s + 184, ":8080", 5);
+    s[189] = '\0';
+    ck_assert_msg(lgd_config_set(&c, "listen", s, err, sizeof err) != 0, "a 189-character address does not fit a line");
+    ck_assert_msg(strstr(err, "listen is 189 characters long; a config line holds at most 188") != NULL, "got: %s",
+                  err);
     free(s);
 
     /* Lines longer than inih's buffer are refused, not split. */

@@ -42,6 +42,9 @@
 #define LLVMFuzzerTestOneInput fuzz_config_input
 #include "../fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_auth_input
+#include "../fuzz/fuzz_auth.c"
+#undef LLVMFuzzerTestOneInput
 
 #define FUZZ_DIR LG_TEST_SRCDIR "/fuzz"
 
@@ -58,6 +61,7 @@ static const harness harnesses[] = {
     {"range", fuzz_range_input},
     {"route", fuzz_route_input},
     {"config", fuzz_config_input},
+    {"auth", fuzz_auth_input},
 };
 #define N_HARNESSES ((int)(sizeof harnesses / sizeof harnesses[0]))
 
@@ -116,8 +120,9 @@ static int run_input(const harness *h, const char *path, char *why, size_t whyle
 
 static int skip_dot(const struct dirent *d) { return d->d_name[0] != '.'; }
 
-/* Every file of FUZZ_DIR/kind/h; returns how many ran. */
-static int replay_dir(const harness *h, const char *kind)
+/* Every file of FUZZ_DIR/kind/h; returns how many ran, *failed how many
+ * of them crashed (each named in failures[0..len), as far as it goes). */
+static int replay_dir(const harness *h, const char *kind, int *failed, char *failures, size_t len)
 {
     char dir[4096], path[8192], why[256];
     struct dirent **names = NULL;
@@ -126,8 +131,11 @@ static int replay_dir(const harness *h, const char *kind)
     if (n < 0) return 0;
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        int rc = run_input(h, path, why, sizeof why);
-        ck_assert_msg(rc == 0, "%s: %s (replay with fuzz/out/fuzz_%s %s)", path, why, h->name, path);
+        if (run_input(h, path, why, sizeof why) != 0) {
+            size_t used = strlen(failures);
+            snprintf(failures + used, len - used, "\n  %s/%s/%s: %s", kind, h->name, names[i]->d_name, why);
+            (*failed)++;
+        }
         free(names[i]);
     }
     free(names);
@@ -137,9 +145,15 @@ static int replay_dir(const harness *h, const char *kind)
 START_TEST(test_replay)
 {
     const harness *h = &harnesses[_i];
-    int seeds = replay_dir(h, "corpus");
+    char failures[4096] = "";
+    int failed = 0;
+    int seeds = replay_dir(h, "corpus", &failed, failures, sizeof failures);
     ck_assert_msg(seeds > 0, "expected seed files in fuzz/corpus/%s", h->name);
-    replay_dir(h, "regressions");
+    replay_dir(h, "regressions", &failed, failures, sizeof failures);
+    ck_assert_msg(failed == 0,
+                  "%d inputs of fuzz/*/%s crash its harness (replay one with fuzz/out/fuzz_%s FILE after "
+                  "make fuzz):%s",
+                  failed, h->name, h->name, failures);
 }
 END_TEST
 
