@@ -35,6 +35,17 @@ die() {
     exit 1
 }
 
+if [ "$mode" = seeds ]; then
+    # A plain build against the project's own core library: the seeds are
+    # made by the code the daemon runs, sanitizers or not.
+    lib=$builddir/core/.libs/liblgcore.a
+    [ -f "$lib" ] || die "$lib is missing: run make first"
+    # shellcheck disable=SC2086
+    ${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 -I"$srcdir/core" "$srcdir/fuzz/make_seeds.c" "$lib" \
+        $(pkg-config --cflags --libs openblas zlib) -fopenmp -lm -o "$out/make_seeds" || die "cannot build make_seeds"
+    exec "$out/make_seeds" "$srcdir/fuzz/corpus"
+fi
+
 command -v "$CLANG" >/dev/null 2>&1 || die "$CLANG not found: install the Debian package clang (apt-get install clang)"
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$out/probe.c"
 "$CLANG" -fsanitize=fuzzer "$out/probe.c" -o "$out/probe" 2>"$out/probe.log" ||
@@ -85,16 +96,6 @@ if [ ! -f "$out/libproject.a" ]; then
     ar rcs "$out/libproject.a" $objs
 fi
 
-if [ "$mode" = seeds ]; then
-    # A plain build against the project's own core library: the seeds are
-    # made by the code the daemon runs, sanitizers or not.
-    lib=$builddir/core/.libs/liblgcore.a
-    [ -f "$lib" ] || die "$lib is missing: run make first"
-    # shellcheck disable=SC2086
-    ${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 -I"$srcdir/core" "$srcdir/fuzz/make_seeds.c" "$lib" \
-        $(pkg-config --cflags --libs openblas zlib) -fopenmp -lm -o "$out/make_seeds" || die "cannot build make_seeds"
-    exec "$out/make_seeds" "$srcdir/fuzz/corpus"
-fi
 
 for t in $targets; do
     [ -f "$srcdir/fuzz/fuzz_$t.c" ] || die "no harness fuzz/fuzz_$t.c"

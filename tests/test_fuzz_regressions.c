@@ -170,8 +170,13 @@ static lg_st *seed_st(const char *name)
 
 START_TEST(test_seeds_safetensors_valid)
 {
-    static const char *const models[] = {"model-f32.safetensors", "model-f16.safetensors", "model-bf16.safetensors",
-                                         "model-token.safetensors", "model-stitched.safetensors"};
+    static const char *const models[] = {
+        "model-f32.safetensors",   "model-f16.safetensors",      "model-bf16.safetensors",
+        "model-token.safetensors", "model-stitched.safetensors",
+#ifdef LG_I8_QUANTIZATION
+        "model-i8.safetensors",
+#endif
+    };
     char err[512] = "";
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         lg_st *st = seed_st(models[i]);
