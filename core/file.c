@@ -1,9 +1,11 @@
 /* file.c - lg_file_read: a whole file into memory, gunzipped when it starts
  * with the gzip magic (1f 8b), never holding more than `cap` bytes of it.
  *
- * Calls libc and zlib only. Raw files are read in growing chunks; gzip files
- * are streamed through inflate (64 KiB of compressed input at a time), so a
- * decompression bomb is refused as soon as its output passes the cap.
+ * Calls libc, and zlib when built with it (LG_HAVE_ZLIB; configure
+ * --without-zlib leaves it out and gzip data is refused). Raw files are read
+ * in growing chunks; gzip files are streamed through inflate (64 KiB of
+ * compressed input at a time), so a decompression bomb is refused as soon as
+ * its output passes the cap.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef LG_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include "internal.h"
 
@@ -101,6 +105,7 @@ fail:
     return s;
 }
 
+#ifdef LG_HAVE_ZLIB
 /* Streams f (a gzip file; `head` already read from it) through inflate.
  * Concatenated gzip members are joined, as gzip -d does; anything else after
  * the last member is an error. */
@@ -235,6 +240,17 @@ fail:
     free(buf);
     return s;
 }
+
+#else
+/* Built --without-zlib: gzip data is refused with the way out. */
+static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const uint8_t *head, size_t hlen,
+                                const char *path, size_t cap, char *err, size_t errlen)
+{
+    (void)out, (void)outlen, (void)f, (void)head, (void)hlen, (void)cap;
+    return lg_fail(err, errlen, LG_ERR_FORMAT, "%s is gzip data, and this liblearngene was built without zlib: "
+                   "gunzip it first", path);
+}
+#endif
 
 /* Reads all of f (named `what` in messages), gunzipping gzip data. */
 static lg_status stream_read(uint8_t **buf, size_t *len, FILE *f, const char *what, size_t cap, char *err,
