@@ -284,10 +284,33 @@ if wait_for "$d1_log" 'debug event=request .*path="/v1/version" status=200' 3; t
 else
     bad "(a) no debug event=request line after the reload"
 fi
-# TODO(tokens): when the tokens_file reload is settled, check it here: write
-# a tokens file with token A (learngened --new-token read A), reload, expect
-# 200 with A and 401 without; replace it with token B, SIGHUP, expect 401
-# with A and 200 with B - while this download is still in flight.
+# The token set changes under the same in-flight download: token A, then B.
+A=$("$bin" --new-token read A 2>/dev/null)
+B=$("$bin" --new-token read B 2>/dev/null)
+echo "$A" | sed -n 's/^tokens_file line: //p' >"$tmp/tokens"
+write_conf "$conf" "state_dir = $tmp/state" "drain_timeout = 20" "log_level = debug" "tokens_file = $tmp/tokens"
+kill -HUP "$pid"
+wait_for "$d1_log" 'event=reload tokens=1' 5 || bad "(a) no reload line with tokens=1"
+TA=$(echo "$A" | sed -n 's/^token: //p')
+TB=$(echo "$B" | sed -n 's/^token: //p')
+c1=$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/learngenes")
+c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TA" "$base/v1/learngenes")
+[ "$c1" = 401 ] && [ "$c2" = 200 ] && ok "(a) after SIGHUP with tokens: 401 without a token, 200 with A" ||
+    bad "(a) tokens after SIGHUP: without $c1, with A $c2"
+echo "$B" | sed -n 's/^tokens_file line: //p' >"$tmp/tokens"
+kill -HUP "$pid"
+i=0
+while [ "$(grep -c 'event=reload tokens=1' "$d1_log")" -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+c1=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TA" "$base/v1/learngenes")
+c2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TB" "$base/v1/learngenes")
+[ "$c1" = 401 ] && [ "$c2" = 200 ] && ok "(a) after SIGHUP with token B only: 401 with A, 200 with B" ||
+    bad "(a) token swap: with A $c1, with B $c2"
+[ -s "$tmp/a.crc" ] && bad "(a) the download had finished before the token swaps: they prove nothing about it"
+for t in "$TA" "$TB"; do grep -q "$t" "$d1_log" && bad "(a) a token secret is in the log"; done
+# back to no tokens for the rest
+write_conf "$conf" "state_dir = $tmp/state" "drain_timeout = 20" "log_level = debug"
+kill -HUP "$pid"
+wait_for "$d1_log" 'event=reload tokens=0' 5 || bad "(a) no reload line with tokens=0"
 wait_client a 60 || bad "(a) the download did not end within 60 s"
 if [ "$crc" = 0 ]; then ok "(a) the download in flight across SIGHUP completed: $(cat "$tmp/a.out")"; else
     bad "(a) the download across SIGHUP: $(cat "$tmp/a.out")"
