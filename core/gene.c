@@ -128,6 +128,7 @@ lg_status lg_gene_from_st(lg_gene *g, const lg_st *st, char *err, size_t errlen)
         return lg_fail(err, errlen, LG_ERR_RANGE, "__metadata__ \"aux_depth\" must be in [1, %d]", LG_MAX_DEPTH);
     g->aux_depth = (int)a;
     if (g->kind == LG_GENE_TLEG) c.depth = 2;
+    if ((s = lg_st_fits(st, &c, err, errlen)) != LG_OK) return s;
     if ((s = lg_model_new(&g->m, &c, err, errlen)) != LG_OK) return s;
     if (lg_st_count(st) != g->m->ntensors) {
         s = lg_fail(err, errlen, LG_ERR_MISMATCH, "the file holds %d tensors; a %s learngene of this shape has %d",

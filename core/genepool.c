@@ -436,6 +436,7 @@ lg_status lg_genepool_from_st(lg_genepool *p, const lg_st *st, char *err, size_t
             s = lg_fail(err, errlen, s, "\"%s\": %s", key, why);
             goto fail;
         }
+        if ((s = lg_st_fits(st, &c, err, errlen)) != LG_OK) goto fail;
         if ((s = lg_model_new(&inst[i], &c, err, errlen)) != LG_OK) goto fail;
         expect += inst[i]->ntensors;
         for (int t = 0; t < inst[i]->ntensors; t++) {

@@ -85,6 +85,10 @@ void lg_copy_shared(lg_model *dst, const lg_model *src, const float *src_buf, fl
 void lg_inherit_into(lg_model *dst, const lg_gene *g);
 /* The model description in a safetensors file's __metadata__["config"]. */
 lg_status lg_st_config(lg_config *c, const lg_st *st, char *err, size_t errlen);
+/* LG_ERR_MISMATCH unless the file's tensors hold at least as many values
+ * as a model of config c has parameters: checked before allocating one, so
+ * a small hostile file cannot make a loader ask for gigabytes. */
+lg_status lg_st_fits(const lg_st *st, const lg_config *c, char *err, size_t errlen);
 /* Loads file tensor f (may be NULL: missing) into model tensor t, checking
  * its shape and that every value is finite; name is used in messages. */
 lg_status lg_load_tensor(lg_model *m, const lg_tensor_info *t, const lg_st_tensor *f, const char *name, char *err,

@@ -62,12 +62,27 @@ lg_status lg_st_config(lg_config *c, const lg_st *st, char *err, size_t errlen)
     return s == LG_OK ? s : lg_fail(err, errlen, s, "__metadata__ \"config\": %s", why);
 }
 
+lg_status lg_st_fits(const lg_st *st, const lg_config *c, char *err, size_t errlen)
+{
+    size_t values = 0;
+    for (int i = 0; i < lg_st_count(st); i++) {
+        const lg_st_tensor *t = lg_st_get(st, i);
+        size_t size = lg_dtype_size(t->dtype);
+        values += size ? t->nbytes / size : 0;
+    }
+    size_t need = lg_config_params(c);
+    if (need > values)
+        return lg_fail(err, errlen, LG_ERR_MISMATCH,
+                       "the model described has %zu parameters but the file holds only %zu values", need, values);
+    return LG_OK;
+}
+
 lg_status lg_model_from_st(lg_model **out, const lg_st *st, char *err, size_t errlen)
 {
     *out = NULL;
     lg_config c;
     lg_status s = lg_st_config(&c, st, err, errlen);
-    if (s != LG_OK) return s;
+    if (s != LG_OK || (s = lg_st_fits(st, &c, err, errlen)) != LG_OK) return s;
     lg_model *m = NULL;
     s = lg_model_new(&m, &c, err, errlen);
     if (s != LG_OK) return s;
