@@ -11,7 +11,7 @@ pkgs="autoconf automake libtool make gcc pkg-config libopenblas-dev zlib1g-dev c
       libcurl4-openssl-dev libinih-dev curl"
 # the test suite's extras: PyTorch for the reference cross-check, Chromium
 # for the status page test, wrk for the HTTP benchmark
-[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy chromium wrk python3-onnx"
+[ "${LG_WITH_REF:-0}" = 1 ] && pkgs="$pkgs python3-torch python3-numpy chromium wrk python3-onnx clang libclang-rt-14-dev"
 
 missing=""
 for p in $pkgs; do
