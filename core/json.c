@@ -492,7 +492,8 @@ static lg_status parse_object_(lgj_parser *p, lgj_value *out)
             size_t at = p->pos, klen;
             const char *key;
             if ((st = parse_string_(p, &key, &klen)) != LG_OK) goto fail;
-            const char **keys = p->keys + kbase;
+            /* no keys yet: p->keys may still be NULL (no arithmetic on it) */
+            const char **keys = p->keys ? p->keys + kbase : NULL;
             size_t n = p->nkeys - kbase;
             int dup = 0;
             if (slot) {
