@@ -190,18 +190,8 @@ lgs_status lgs_dataset_get(lgs_store *s, const char *id, lgs_dataset_row *out)
 /* Oldest first. No rows: *rows NULL, *n 0. */
 lgs_status lgs_dataset_list(lgs_store *s, lgs_dataset_row **rows, int *n)
 {
-    sqlite3_stmt *st;
-    if (rows) *rows = NULL;
-    if (n) *n = 0;
-    if (!s || !rows || !n) return LGS_ERR_INVALID;
-    lgs_lock(s);
-    lgs_status r = lgs_prepare(s, &st, "SELECT " DATASET_COLS " FROM datasets ORDER BY created, rowid", NULL, 0);
-    if (r == LGS_OK) {
-        r = lgs_collect(s, st, sizeof **rows, dataset_fill, NULL, (void **)rows, n);
-        lgs_finish(s, st);
-    }
-    lgs_unlock(s);
-    return r;
+    return lgs_list(s, "SELECT " DATASET_COLS " FROM datasets ORDER BY created, rowid", NULL, sizeof **rows,
+                    dataset_fill, NULL, (void **)rows, n);
 }
 
 /* ---------------------------------------------------------- load */

@@ -201,23 +201,12 @@ lgs_status lgs_gene_get(lgs_store *s, const char *id, lgs_gene_row *out)
  * No rows: *rows NULL, *n 0. */
 lgs_status lgs_gene_list(lgs_store *s, const char *kind_filter, lgs_gene_row **rows, int *n)
 {
-    sqlite3_stmt *st;
     const char *sql = !kind_filter ? "SELECT " GENE_COLS " FROM learngenes ORDER BY created, rowid"
                       : kind_filter[0] == '!'
                           ? "SELECT " GENE_COLS " FROM learngenes WHERE kind <> ?1 ORDER BY created, rowid"
                           : "SELECT " GENE_COLS " FROM learngenes WHERE kind = ?1 ORDER BY created, rowid";
-    if (rows) *rows = NULL;
-    if (n) *n = 0;
-    if (!s || !rows || !n) return LGS_ERR_INVALID;
-    lgs_lock(s);
-    lgs_status r = lgs_prepare(s, &st, sql, NULL, 0);
-    if (r == LGS_OK) {
-        if (kind_filter) lgs_bind_text(st, 1, kind_filter + (kind_filter[0] == '!'));
-        r = lgs_collect(s, st, sizeof **rows, gene_fill, gene_free_row, (void **)rows, n);
-        lgs_finish(s, st);
-    }
-    lgs_unlock(s);
-    return r;
+    return lgs_list(s, sql, kind_filter ? kind_filter + (kind_filter[0] == '!') : NULL, sizeof **rows, gene_fill,
+                    gene_free_row, (void **)rows, n);
 }
 
 /* ---------------------------------------------------------- put */
@@ -446,21 +435,9 @@ static lgs_status eval_fill(void *row, sqlite3_stmt *st)
 /* Ordered by source, variant, dataset. No rows: *rows NULL, *n 0. */
 lgs_status lgs_eval_list(lgs_store *s, const char *source, lgs_eval_row **rows, int *n)
 {
-    sqlite3_stmt *st;
     const char *sql = source ? "SELECT source, variant, dataset, accuracy, created FROM evaluations WHERE source = ?1"
                                " ORDER BY source, variant, dataset"
                              : "SELECT source, variant, dataset, accuracy, created FROM evaluations"
                                " ORDER BY source, variant, dataset";
-    if (rows) *rows = NULL;
-    if (n) *n = 0;
-    if (!s || !rows || !n) return LGS_ERR_INVALID;
-    lgs_lock(s);
-    lgs_status r = lgs_prepare(s, &st, sql, NULL, 0);
-    if (r == LGS_OK) {
-        if (source) lgs_bind_text(st, 1, source);
-        r = lgs_collect(s, st, sizeof **rows, eval_fill, NULL, (void **)rows, n);
-        lgs_finish(s, st);
-    }
-    lgs_unlock(s);
-    return r;
+    return lgs_list(s, sql, source, sizeof **rows, eval_fill, NULL, (void **)rows, n);
 }

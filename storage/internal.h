@@ -92,6 +92,10 @@ int lgs_row_exists(lgs_store *s, const char *sql, const char *id);
 typedef lgs_status (*lgs_fill_fn)(void *row, sqlite3_stmt *st);
 lgs_status lgs_collect(lgs_store *s, sqlite3_stmt *st, size_t size, lgs_fill_fn fill, void (*free_row)(void *),
                        void **rows, int *n);
+/* A whole list: locks, runs sql (with ?1 bound to bind1 when not NULL) and
+ * collects its rows as lgs_collect does; *rows NULL and *n 0 first. */
+lgs_status lgs_list(lgs_store *s, const char *sql, const char *bind1, size_t size, lgs_fill_fn fill,
+                    void (*free_row)(void *), void **rows, int *n);
 
 /* -------------------------------------------------------- BLOB reads */
 

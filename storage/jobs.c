@@ -167,18 +167,8 @@ lgs_status lgs_job_get(lgs_store *s, const char *id, lgs_job_row *out)
 /* Oldest first. No rows: *rows NULL, *n 0. */
 lgs_status lgs_job_list(lgs_store *s, lgs_job_row **rows, int *n)
 {
-    sqlite3_stmt *st;
-    if (rows) *rows = NULL;
-    if (n) *n = 0;
-    if (!s || !rows || !n) return LGS_ERR_INVALID;
-    lgs_lock(s);
-    lgs_status r = lgs_prepare(s, &st, "SELECT " JOB_COLS " FROM jobs ORDER BY created, rowid", NULL, 0);
-    if (r == LGS_OK) {
-        r = lgs_collect(s, st, sizeof **rows, job_fill, job_free_row, (void **)rows, n);
-        lgs_finish(s, st);
-    }
-    lgs_unlock(s);
-    return r;
+    return lgs_list(s, "SELECT " JOB_COLS " FROM jobs ORDER BY created, rowid", NULL, sizeof **rows, job_fill,
+                    job_free_row, (void **)rows, n);
 }
 
 lgs_status lgs_job_counts(lgs_store *s, int64_t counts[LGS_JOB_STATES])

@@ -154,18 +154,8 @@ lgs_status lgs_model_get(lgs_store *s, const char *id, lgs_model_row *out)
 /* Oldest first. No rows: *rows NULL, *n 0. */
 lgs_status lgs_model_list(lgs_store *s, lgs_model_row **rows, int *n)
 {
-    sqlite3_stmt *st;
-    if (rows) *rows = NULL;
-    if (n) *n = 0;
-    if (!s || !rows || !n) return LGS_ERR_INVALID;
-    lgs_lock(s);
-    lgs_status r = lgs_prepare(s, &st, "SELECT " MODEL_COLS " FROM models ORDER BY created, rowid", NULL, 0);
-    if (r == LGS_OK) {
-        r = lgs_collect(s, st, sizeof **rows, model_fill, model_free_row, (void **)rows, n);
-        lgs_finish(s, st);
-    }
-    lgs_unlock(s);
-    return r;
+    return lgs_list(s, "SELECT " MODEL_COLS " FROM models ORDER BY created, rowid", NULL, sizeof **rows, model_fill,
+                    model_free_row, (void **)rows, n);
 }
 
 /* Weightless models have no bytes: LGS_ERR_NOTFOUND. */

@@ -193,6 +193,24 @@ int lgs_row_exists(lgs_store *s, const char *sql, const char *id)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+lgs_status lgs_list(lgs_store *s, const char *sql, const char *bind1, size_t size, lgs_fill_fn fill,
+                    void (*free_row)(void *), void **rows, int *n)
+{
+    sqlite3_stmt *st;
+    if (rows) *rows = NULL;
+    if (n) *n = 0;
+    if (!s || !rows || !n) return LGS_ERR_INVALID;
+    lgs_lock(s);
+    lgs_status r = lgs_prepare(s, &st, sql, NULL, 0);
+    if (r == LGS_OK) {
+        if (bind1) lgs_bind_text(st, 1, bind1);
+        r = lgs_collect(s, st, size, fill, free_row, rows, n);
+        lgs_finish(s, st);
+    }
+    lgs_unlock(s);
+    return r;
+}
+
 lgs_status lgs_collect(lgs_store *s, sqlite3_stmt *st, size_t size, lgs_fill_fn fill, void (*free_row)(void *),
                        void **rows, int *n)
 {
