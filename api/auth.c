@@ -23,7 +23,10 @@ struct lga_tokens {
     token *t;
 };
 
-const char *lga_scope_name(lga_scope s) { return s == LGA_SCOPE_WRITE ? "write" : s == LGA_SCOPE_READ ? "read" : "none"; }
+const char *lga_scope_name(lga_scope s)
+{
+    return s == LGA_SCOPE_WRITE ? "write" : s == LGA_SCOPE_READ ? "read" : "none";
+}
 
 static int unhex(const char *s, unsigned char out[32])
 {

@@ -40,4 +40,3 @@ float *lga_images_raw(const uint8_t *body, size_t len, size_t per, int u8, int *
     *B = (int)n;
     return x;
 }
-

@@ -39,4 +39,3 @@ enum MHD_Result lga_h_metrics(lga_req *r)
     if (resp) MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
     return lga_reply(r, 200, resp);
 }
-

@@ -10,7 +10,10 @@
 /* R: the usual scope - reading (GET) needs a read token, anything else a
  * write token; OPEN: no token (health, the status page); READ: a POST
  * that only reads (predict, infer). */
-#define ROUTE(m, p, h, b, scope) {m, p, h, b, scope, m " " p}
+#define ROUTE(m, p, h, b, scope)                                                                                       \
+    {                                                                                                                  \
+        m, p, h, b, scope, m " " p                                                                                     \
+    }
 /* (the table only uses GET, POST and DELETE: GET is the one of 3 letters,
  * which a constant initializer can test) */
 #define R(m, p, h, b) ROUTE(m, p, h, b, sizeof(m) == sizeof("GET") ? LGA_SCOPE_READ : LGA_SCOPE_WRITE)

@@ -222,9 +222,8 @@ static int check_auth(lga_req *r, enum MHD_Result *replied)
             *replied = lga_reply(r, 401, resp);
         } else if (have < r->route->scope) {
             rc = -1;
-            *replied = lga_reply_error(r, 403, "forbidden", "Authorization",
-                                       "token '%s' has the %s scope; %s needs %s", who, lga_scope_name(have),
-                                       r->route->name, lga_scope_name(r->route->scope));
+            *replied = lga_reply_error(r, 403, "forbidden", "Authorization", "token '%s' has the %s scope; %s needs %s",
+                                       who, lga_scope_name(have), r->route->name, lga_scope_name(r->route->scope));
         }
     }
     pthread_rwlock_unlock(&s->tokens_lock);

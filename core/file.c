@@ -247,8 +247,10 @@ static lg_status file_read_gzip(uint8_t **out, size_t *outlen, FILE *f, const ui
                                 const char *path, size_t cap, char *err, size_t errlen)
 {
     (void)out, (void)outlen, (void)f, (void)head, (void)hlen, (void)cap;
-    return lg_fail(err, errlen, LG_ERR_FORMAT, "%s is gzip data, and this liblearngene was built without zlib: "
-                   "gunzip it first", path);
+    return lg_fail(err, errlen, LG_ERR_FORMAT,
+                   "%s is gzip data, and this liblearngene was built without zlib: "
+                   "gunzip it first",
+                   path);
 }
 #endif
 
@@ -258,7 +260,8 @@ static lg_status stream_read(uint8_t **buf, size_t *len, FILE *f, const char *wh
 {
     uint8_t head[2];
     size_t hlen = fread(head, 1, sizeof head, f);
-    if (hlen < sizeof head && ferror(f)) return lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", what, strerror(errno));
+    if (hlen < sizeof head && ferror(f))
+        return lg_fail(err, errlen, LG_ERR_IO, "cannot read %s: %s", what, strerror(errno));
     if (hlen == 2 && head[0] == 0x1f && head[1] == 0x8b)
         return file_read_gzip(buf, len, f, head, hlen, what, cap, err, errlen);
     return file_read_raw(buf, len, f, head, hlen, what, cap, err, errlen);

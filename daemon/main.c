@@ -58,7 +58,7 @@ static const char usage[] = "usage: learngened [-c FILE] [--check-config] [--for
                             "  --set OPTION=VALUE  override any option (kept on reload)\n"
                             "  --list-options      print the option table (name, type, default, min, max, live,\n"
                             "                      values, help; tab-separated), exit 0\n"
-    "  --new-token read|write [NAME]   make a bearer token and its tokens_file line\n"
+                            "  --new-token read|write [NAME]   make a bearer token and its tokens_file line\n"
                             "  --version           print the version\n";
 
 /* ------------------------------------------------------------- hooks */
@@ -218,8 +218,8 @@ static void socket_host(int fd, char *host, size_t len)
 /* Serving beyond this host without tokens needs allow_open_network = yes. */
 static int check_exposure(const lgd_config *c, const char *host, const lga_tokens *t, char *err, size_t errlen)
 {
-    int loopback = !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost") ||
-                   !strcmp(host, "unix");
+    int loopback =
+        !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost") || !strcmp(host, "unix");
     if (loopback || lga_tokens_count(t) > 0 || !strcmp(c->allow_open_network, "yes")) return 0;
     snprintf(err, errlen,
              "refusing to listen on %s without authentication: set tokens_file (learngened --new-token makes one), "
