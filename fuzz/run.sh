@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2012,SC2046,SC2086,SC2116,SC3013  # flag lists are split on purpose; dash has -nt
 # fuzz/run.sh - builds the libFuzzer harnesses with clang and runs each for
 # FUZZ_SECONDS over its seed corpus; any crash, leak, timeout or broken
 # property fails the run. `make fuzz` calls it; see docs/reliability.md.
@@ -15,9 +16,10 @@
 # (fuzz/make_seeds.c) into SRCDIR/fuzz/corpus instead of fuzzing.
 #
 # The project's sources are compiled here with clang and the same
-# sanitizers (not the gcc-built libtool objects) into BUILDDIR/fuzz/; new
-# inputs land in BUILDDIR/fuzz/work/<harness>/, findings in
-# BUILDDIR/fuzz/artifacts/<harness>/, logs in BUILDDIR/fuzz/logs/.
+# sanitizers (not the gcc-built libtool objects) into BUILDDIR/fuzz/out/;
+# new inputs land in fuzz/out/work/<harness>/, findings in
+# fuzz/out/artifacts/<harness>/ (emptied when that harness runs again),
+# logs in fuzz/out/logs/.
 set -eu
 
 srcdir=$(cd "${2:-$(dirname "$0")/..}" && pwd)
@@ -40,7 +42,6 @@ if [ "$mode" = seeds ]; then
     # made by the code the daemon runs, sanitizers or not.
     lib=$builddir/core/.libs/liblgcore.a
     [ -f "$lib" ] || die "$lib is missing: run make first"
-    # shellcheck disable=SC2086
     ${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 -I"$srcdir/core" "$srcdir/fuzz/make_seeds.c" "$lib" \
         $(pkg-config --cflags --libs openblas zlib) -fopenmp -lm -o "$out/make_seeds" || die "cannot build make_seeds"
     exec "$out/make_seeds" "$srcdir/fuzz/corpus"
@@ -84,25 +85,28 @@ for s in $srcs; do
 done
 if [ -n "$stale" ]; then
     echo "fuzz: compiling $(echo $stale | wc -w) sources with $CLANG"
-    # shellcheck disable=SC2086
-    printf '%s\n' $stale | xargs -P "$(nproc)" -I{} sh -c '
-        s={}; rel=${s#"$1"/}; o=$2/obj/$(echo "$rel" | tr / _ | sed "s/\.c\$/.o/")
+    # shellcheck disable=SC2016
+    printf '%s\n' $stale | xargs -P "$(nproc)" -n 1 sh -c '
+        s=$6; rel=${s#"$1"/}; o=$2/obj/$(echo "$rel" | tr / _ | sed "s/\.c\$/.o/")
         $3 $4 -fsanitize=fuzzer-no-link $5 -Wno-unknown-pragmas -c "$s" -o "$o" || { echo "fuzz: cannot compile $s" >&2; exit 255; }
     ' sh "$srcdir" "$out" "$CLANG" "$san" "$cflags" || die "compilation failed"
     rm -f "$out/libproject.a"
 fi
+# a source added or removed: the archive is remade from the current list
+srclist=$(echo $srcs)
+if [ "$(cat "$out/srcs" 2>/dev/null)" != "$srclist" ]; then
+    rm -f "$out/libproject.a"
+    echo "$srclist" >"$out/srcs"
+fi
 if [ ! -f "$out/libproject.a" ]; then
-    # shellcheck disable=SC2086
     ar rcs "$out/libproject.a" $objs
 fi
-
 
 for t in $targets; do
     [ -f "$srcdir/fuzz/fuzz_$t.c" ] || die "no harness fuzz/fuzz_$t.c"
     bin=$out/fuzz_$t
     if [ ! -f "$bin" ] || [ "$srcdir/fuzz/fuzz_$t.c" -nt "$bin" ] || [ "$srcdir/fuzz/fuzz.h" -nt "$bin" ] ||
         [ "$out/libproject.a" -nt "$bin" ]; then
-        # shellcheck disable=SC2086
         "$CLANG" $san -fsanitize=fuzzer $cflags -Wall -Wextra -Werror "$srcdir/fuzz/fuzz_$t.c" "$out/libproject.a" \
             $pkg_libs -lm -lpthread -o "$bin" || die "cannot build fuzz_$t"
     fi
@@ -126,7 +130,6 @@ run_one() {
         set -- -max_total_time="$seconds"
     fi
     rc=0
-    # shellcheck disable=SC2086
     "$out/fuzz_$t" "$@" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
         ${FUZZ_FLAGS:-} $dirs >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
