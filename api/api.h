@@ -47,7 +47,6 @@ typedef struct {
     size_t cache_bytes;     /* LRU bound for grown models */
     int workers;            /* worker pool threads (for per-worker contexts) */
     int blas_threads;       /* threads per CPU task */
-    const char *fmnist_dir; /* evaluation data for the solver's "expected accuracy" (may be NULL) */
     lgs_store *store;
     lga_hooks hooks;
 } lga_options;

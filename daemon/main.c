@@ -116,7 +116,6 @@ static int api_options(lga_options *o, const lgd_config *c, char *host, size_t h
     o->cache_bytes = (size_t)c->cache_mb << 20;
     o->workers = c->workers;
     o->blas_threads = D.blas;
-    o->fmnist_dir = c->fmnist_dir;
     o->store = D.store;
     o->hooks = (lga_hooks){NULL, hook_run_cpu, hook_jobs_changed, hook_log};
     return 0;
