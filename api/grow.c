@@ -58,9 +58,8 @@ int lga_pool_variants(const char *config_json, lga_variant *out, int max)
     return nv;
 }
 
-json_t *lga_pool_variants_json(lgs_store *st, const lgs_gene_row *g, json_t *instances)
+json_t *lga_pool_variants_json(lgs_store *st, const lgs_gene_row *g)
 {
-    (void)instances;
     lga_variant *v = malloc(MAX_VARIANTS * sizeof *v);
     lgs_eval_row *ev = NULL;
     int nev = 0;

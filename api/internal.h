@@ -38,7 +38,6 @@ typedef struct lga_req {
     const struct lga_route *route;
     const char *method, *url;
     char id[80];   /* the {id} path segment */
-    char sub[32];  /* a {name} segment after the id (unused today) */
     uint8_t *body; /* the whole request body (capped) */
     size_t body_len, body_cap, body_max;
     int too_large;  /* the body went over body_max: answer 413 */
@@ -166,7 +165,7 @@ typedef struct {
 } lga_variant;
 int lga_pool_variants(const char *config_json, lga_variant *out, int max);
 /* The same as JSON with flops, params and the stored accuracies. */
-json_t *lga_pool_variants_json(lgs_store *st, const lgs_gene_row *g, json_t *instances);
+json_t *lga_pool_variants_json(lgs_store *st, const lgs_gene_row *g);
 
 /* A learngene's descendant widths (base) and the depths it grows
  * (lg_gene_depths, from its kind and aux_depth metadata); -1 if unreadable. */

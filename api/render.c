@@ -24,7 +24,7 @@ json_t *lga_gene_json(lgs_store *st, const lgs_gene_row *g)
     json_t *meta = lga_json_column(g->meta), *config = lga_json_column(g->config);
     if (!strcmp(g->kind, "pool")) {
         json_object_set(o, "instances", config);
-        json_t *variants = lga_pool_variants_json(st, g, config);
+        json_t *variants = lga_pool_variants_json(st, g);
         json_object_set_new(o, "configurations", variants ? variants : json_array());
     } else {
         int lo = 0, hi = 0;
