@@ -44,6 +44,7 @@ void lg_adamw_update(float *p, const float *g, float *mm, float *vv, size_t n, f
 
 void lg_adamw_model(lg_model *m, const lg_adamw_config *o, float lr, float gscale, long t)
 {
+    lg_model_touch(m);
     for (int i = 0; i < m->ntensors; i++) {
         const lg_tensor_info *ti = &m->tensors[i];
         size_t off = ti->offset;

@@ -143,6 +143,7 @@ static void route(lg_model *m, const lg_genepool *p, const lg_genepool_cfg *c, i
         const lg_tensor_info *s = lg_model_find(src, t->name);
         if (to_model) {
             memcpy(m->params + t->offset, src->params + s->offset, t->numel * sizeof(float));
+            lg_model_touch(m);
         } else {
             float *g = src->grads + s->offset;
             const float *d = m->grads + t->offset;

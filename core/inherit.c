@@ -39,4 +39,5 @@ void lg_inherit_into(lg_model *dst, const lg_gene *g)
     lg_model_block_range(g->m, 0, &src, &len);
     lg_model_block_range(dst, L - k, &off, &len);
     memcpy(dst->params + off, g->m->params + src, (size_t)k * len * sizeof(float));
+    lg_model_touch(dst);
 }

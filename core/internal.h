@@ -16,7 +16,12 @@ struct lg_model {
     float *grads, *adam_m, *adam_v;
     lg_param_view pv, gv;
     lg_block_view *pblocks, *gblocks;
+    unsigned long version; /* moves whenever params may have changed (lg_model_touch) */
 };
+
+/* Marks m's parameters as changed, so inference contexts repack their
+ * copy of the weights (vit.c) before the next forward pass. */
+static inline void lg_model_touch(lg_model *m) { __atomic_add_fetch(&m->version, 1, __ATOMIC_RELEASE); }
 
 /* Points view's members into buf according to the tensor table. */
 void lg_view_bind(lg_param_view *view, lg_block_view *blocks, const lg_model *m, float *buf);

@@ -129,10 +129,10 @@ LG_SIMD_CLONES void lg_gelu_backward(float *din, const float *dout, const float 
     }
 }
 
-/* Row-wise softmax of a (T,T) block in place. */
-LG_SIMD_CLONES static void softmax_rows(float *a, int T)
+/* Row-wise softmax of a (rows,T) block in place. */
+LG_SIMD_CLONES static void softmax_rows(float *a, int rows, int T)
 {
-    for (int i = 0; i < T; i++) {
+    for (int i = 0; i < rows; i++) {
         float *row = a + (size_t)i * T;
         float mx = row[0];
         for (int j = 1; j < T; j++) mx = row[j] > mx ? row[j] : mx;
@@ -148,17 +148,24 @@ LG_SIMD_CLONES static void softmax_rows(float *a, int T)
 
 void lg_attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int H)
 {
-    int hd = D / H, D3 = 3 * D;
+    lg_attention_forward_rows(out, att, qkv, B, T, D, H, 0, T);
+}
+
+void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1)
+{
+    int hd = D / H, D3 = 3 * D, rows = q1 - q0;
     float scale = 1.0f / sqrtf((float)hd);
+    if (rows <= 0) return;
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
             const float *q = qkv + (size_t)b * T * D3 + (size_t)h * hd;
             const float *k = q + D, *v = q + 2 * D;
-            float *a = att + ((size_t)b * H + h) * T * T;
-            float *o = out + (size_t)b * T * D + (size_t)h * hd;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, D3, k, D3, 0.0f, a, T);
-            softmax_rows(a, T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, v, D3, 0.0f, o, D);
+            float *a = att + ((size_t)b * H + h) * T * T + (size_t)q0 * T;
+            float *o = out + ((size_t)b * T + q0) * D + (size_t)h * hd;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, hd, scale, q + (size_t)q0 * D3, D3, k, D3,
+                        0.0f, a, T);
+            softmax_rows(a, rows, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, T, 1.0f, a, T, v, D3, 0.0f, o, D);
         }
     }
 }

@@ -36,6 +36,9 @@ void lg_gelu_backward(float *din, const float *dout, const float *in, size_t n);
  * qkv (B,T,3D) rows [q | k | v], head h = columns h·hd…(h+1)·hd of each;
  * att (B,H,T,T) softmax(q·kᵀ/√hd) saved for backward; out (B,T,D). */
 void lg_attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int H);
+/* The same for the queries q0…q1-1 of every image and head only (their rows
+ * of att and out), so threads can split one image's attention. */
+void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1);
 /* dqkv (B,T,3D) = ∂/∂qkv; scratch holds T·T floats. */
 void lg_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,
                            int T, int D, int H);

@@ -143,7 +143,11 @@ typedef struct lg_model lg_model;
 lg_status lg_model_new(lg_model **out, const lg_config *c, char *err, size_t errlen);
 void lg_model_free(lg_model *m);
 const lg_config *lg_model_config(const lg_model *m);
+/* The parameters, writable: an inference context notices the writes and
+ * repacks its copy of the weights before its next forward pass. */
 float *lg_model_params(lg_model *m);
+/* The parameters, read-only (no repacking follows). */
+const float *lg_model_weights(const lg_model *m);
 size_t lg_model_nparams(const lg_model *m);
 const lg_tensor_info *lg_model_tensors(const lg_model *m, int *n);
 const lg_tensor_info *lg_model_find(const lg_model *m, const char *name);

@@ -143,7 +143,13 @@ void lg_model_free(lg_model *m)
 }
 
 const lg_config *lg_model_config(const lg_model *m) { return &m->cfg; }
-float *lg_model_params(lg_model *m) { return m->params; }
+float *lg_model_params(lg_model *m)
+{
+    lg_model_touch(m); /* the caller may write through it */
+    return m->params;
+}
+
+const float *lg_model_weights(const lg_model *m) { return m->params; }
 float *lg_model_grads(lg_model *m) { return m->grads; }
 size_t lg_model_nparams(const lg_model *m) { return m->n; }
 const lg_param_view *lg_model_pview(const lg_model *m) { return &m->pv; }
@@ -226,6 +232,7 @@ void lg_model_init(lg_model *m, uint64_t seed)
     lg_rng r;
     lg_rng_seed(&r, seed);
     for (int i = 0; i < m->ntensors; i++) init_tensor(&r, m, &m->tensors[i]);
+    lg_model_touch(m);
 }
 
 void lg_model_init_head(lg_model *m, uint64_t seed)
@@ -234,6 +241,7 @@ void lg_model_init_head(lg_model *m, uint64_t seed)
     lg_rng_seed(&r, seed);
     init_tensor(&r, m, lg_model_find(m, "head.weight"));
     init_tensor(&r, m, lg_model_find(m, "head.bias"));
+    lg_model_touch(m);
 }
 
 void lg_model_block_range(const lg_model *m, int i, size_t *offset, size_t *len)

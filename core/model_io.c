@@ -44,6 +44,7 @@ lg_status lg_load_tensor(lg_model *m, const lg_tensor_info *t, const lg_st_tenso
     if (!same)
         return lg_fail(err, errlen, LG_ERR_MISMATCH, "tensor '%s' has the wrong shape for the model described", name);
     float *p = m->params + t->offset;
+    lg_model_touch(m);
     lg_st_to_f32(f, p);
     for (size_t j = 0; j < t->numel; j++)
         if (!isfinite(p[j]))

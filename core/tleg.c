@@ -59,6 +59,7 @@ lg_status lg_tleg_expand_into(lg_model *dst, const lg_gene *g, char *err, size_t
         for (size_t j = 0; j < len; j++) p[j] = A[j] + c * Bv[j];
     }
     lg_copy_shared(dst, g->m, g->m->params, dst->params);
+    lg_model_touch(dst);
     return LG_OK;
 }
 

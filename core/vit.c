@@ -4,12 +4,23 @@
  * A context splits a batch into shards, one per thread, each with its own
  * arena (sized from the model shape up front, no malloc in the hot loop) and,
  * for training, its own gradient buffer (shard 0 writes the model's grads,
- * the others are summed into it). With one shard BLAS gets all the threads.
+ * the others are summed into it).
+ *
+ * An inference context also keeps the model's weight matrices packed for
+ * gemm.c (repacked when the model's version moves) and runs every linear
+ * layer through them. When a batch fills only one shard (batch 1) and the
+ * context has more threads, those threads run that shard as a team: each
+ * linear layer split by output panels, attention by query rows, LayerNorm by
+ * rows, with a barrier between layers. Training contexts use cblas_sgemm.
  */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "gemm.h"
 #include "internal.h"
 #include "layers.h"
 
@@ -43,11 +54,47 @@ typedef struct {
     double loss;
 } shard;
 
+/* An inference context's packed weights (gemm.h layout), one buffer. */
+typedef struct {
+    const float *qkv, *proj, *fc1, *fc2;
+} packed_block;
+
+typedef struct {
+    float *buf;
+    size_t floats;
+    const float *patch, *stitch, *head;
+    packed_block *blk; /* depth entries */
+    unsigned long version;
+    int valid;
+} packed_weights;
+
 struct lg_ctx {
     lg_model *m;
     int max_batch, threads, training, nshards;
     shard *sh;
+    packed_weights pk; /* inference contexts only */
 };
+
+/* The threads running one shard together (n = 1: a shard on its own). */
+typedef struct {
+    int id, n;
+} team;
+
+static const team solo = {0, 1};
+
+static void team_sync(const team *t)
+{
+    if (t->n > 1) {
+#pragma omp barrier
+    }
+}
+
+/* This member's share [*lo, *hi) of total items. */
+static void team_split(const team *t, int total, int *lo, int *hi)
+{
+    *lo = (int)((long)total * t->id / t->n);
+    *hi = (int)((long)total * (t->id + 1) / t->n);
+}
 
 void lg_blas_threads(int n) { openblas_set_num_threads(n); }
 
@@ -138,7 +185,52 @@ void lg_ctx_free(lg_ctx *x)
     if (!x) return;
     for (int i = 0; x->sh && i < x->nshards; i++) shard_free(&x->sh[i]);
     free(x->sh);
+    free(x->pk.buf);
+    free(x->pk.blk);
     free(x);
+}
+
+/* Walks the model's weight matrices in packing order: with pk->buf NULL it
+ * only counts floats; otherwise it packs them and sets the pointers. */
+static size_t pack_walk(packed_weights *pk, const lg_model *m)
+{
+    const lg_config *c = &m->cfg;
+    const lg_param_view *p = &m->pv;
+    size_t used = 0;
+#define PACK(dst, w, kin, kout)                                                                                        \
+    do {                                                                                                               \
+        if (pk->buf) {                                                                                                 \
+            lg_gemm_pack(pk->buf + used, (w), (kin), (kout));                                                          \
+            (dst) = pk->buf + used;                                                                                    \
+        }                                                                                                              \
+        used += lg_gemm_packed_floats((kin), (kout));                                                                  \
+    } while (0)
+    PACK(pk->patch, p->patch_w, c->in_chans * c->patch * c->patch, c->dim);
+    for (int l = 0; l < c->depth; l++) {
+        int D, H, M;
+        lg_config_block(c, l, &D, &H, &M);
+        const lg_block_view *b = &p->blocks[l];
+        packed_block *q = pk->buf ? &pk->blk[l] : NULL, none;
+        if (!q) q = &none;
+        PACK(q->qkv, b->qkv_w, D, 3 * D);
+        PACK(q->proj, b->proj_w, D, D);
+        PACK(q->fc1, b->fc1_w, D, M);
+        PACK(q->fc2, b->fc2_w, M, D);
+    }
+    if (c->stitch_at) PACK(pk->stitch, p->stitch_w, c->dim, c->dim2);
+    PACK(pk->head, p->head_w, lg_config_out_dim(c), c->classes);
+#undef PACK
+    return used;
+}
+
+/* Repacks an inference context's weights if the model changed since. */
+static void pack_refresh(lg_ctx *x)
+{
+    unsigned long v = __atomic_load_n(&x->m->version, __ATOMIC_ACQUIRE);
+    if (x->pk.valid && x->pk.version == v) return;
+    pack_walk(&x->pk, x->m);
+    x->pk.version = v;
+    x->pk.valid = 1;
 }
 
 lg_status lg_ctx_new(lg_ctx **out, lg_model *m, int max_batch, int threads, int training, char *err, size_t errlen)
@@ -184,6 +276,13 @@ lg_status lg_ctx_new(lg_ctx **out, lg_model *m, int max_batch, int threads, int 
         if (!s->grads || !s->gblocks) goto nomem;
         lg_view_bind(&s->gv, s->gblocks, m, s->grads);
     }
+    if (!training) {
+        packed_weights none = {0};
+        x->pk.floats = pack_walk(&none, m);
+        x->pk.buf = aligned_alloc(64, x->pk.floats * sizeof(float));
+        x->pk.blk = calloc((size_t)L, sizeof *x->pk.blk);
+        if (!x->pk.buf || !x->pk.blk) goto nomem;
+    }
     *out = x;
     return LG_OK;
 nomem:
@@ -196,13 +295,25 @@ size_t lg_ctx_bytes(const lg_ctx *x)
 {
     size_t b = 0;
     for (int i = 0; i < x->nshards; i++) b += x->sh[i].floats * sizeof(float) + (x->sh[i].grads ? x->m->n * 4 : 0);
-    return b;
+    return b + x->pk.floats * sizeof(float);
 }
 
-/* out (N,D) = res + in·wᵀ + b : a linear layer and its residual add in one pass. */
-static void linear_residual(float *out, const float *res, const float *in, const float *w, const float *b, int N,
-                            int Kin, int Kout)
+/* out (N,Kout) = in·wᵀ + b (+ res when non-NULL): through the packed copy
+ * when there is one (the team splitting its panels), cblas_sgemm otherwise
+ * (a solo caller; the residual add goes into sgemm as β = 1). */
+static void linear(const team *t, float *out, const float *res, const float *in, const float *w, const float *packed,
+                   const float *b, int N, int Kin, int Kout)
 {
+    if (packed) {
+        int lo, hi;
+        team_split(t, lg_gemm_panels(Kout), &lo, &hi);
+        lg_gemm_run(out, res, in, packed, b, N, Kin, Kout, lo, hi, 0);
+        return;
+    }
+    if (!res) {
+        lg_linear_forward(out, in, w, b, N, Kin, Kout);
+        return;
+    }
     for (int n = 0; n < N; n++) {
         float *o = out + (size_t)n * Kout;
         const float *r = res + (size_t)n * Kout;
@@ -211,19 +322,51 @@ static void linear_residual(float *out, const float *res, const float *in, const
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Kout, Kin, 1.0f, in, Kin, w, Kin, 1.0f, out, Kout);
 }
 
-static void block_forward(block_acts *a, float *xout, const float *xin, const lg_block_view *p, const lg_config *c,
-                          int l, int B)
+/* out = GELU(in·wᵀ + b); pre keeps in·wᵀ + b for backward (not written on
+ * the packed path, whose GELU runs on each tile as it leaves the kernel). */
+static void linear_gelu(const team *t, float *pre, float *out, const float *in, const float *w, const float *packed,
+                        const float *b, int N, int Kin, int Kout)
 {
-    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    if (packed) {
+        int lo, hi;
+        team_split(t, lg_gemm_panels(Kout), &lo, &hi);
+        lg_gemm_run(out, NULL, in, packed, b, N, Kin, Kout, lo, hi, 1);
+        return;
+    }
+    lg_linear_forward(pre, in, w, b, N, Kin, Kout);
+    lg_gelu_forward(out, pre, (size_t)N * Kout);
+}
+
+static void layernorm(const team *t, float *out, float *mean, float *rstd, const float *in, const float *w,
+                      const float *b, int N, int D)
+{
+    int lo, hi;
+    team_split(t, N, &lo, &hi);
+    size_t o = (size_t)lo * D;
+    lg_layernorm_forward(out + o, mean + lo, rstd + lo, in + o, w, b, hi - lo, D);
+}
+
+/* pk: the block's packed weights, NULL in a training context. */
+static void block_forward(const team *t, block_acts *a, float *xout, const float *xin, const lg_block_view *p,
+                          const packed_block *pk, const lg_config *c, int l, int B)
+{
+    int T = lg_config_tokens(c), N = B * T, D, H, M, q0, q1;
     lg_config_block(c, l, &D, &H, &M);
-    lg_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
-    lg_linear_forward(a->qkv, a->ln1, p->qkv_w, p->qkv_b, N, D, 3 * D);
-    lg_attention_forward(a->atto, a->att, a->qkv, B, T, D, H);
-    linear_residual(a->xmid, xin, a->atto, p->proj_w, p->proj_b, N, D, D);
-    lg_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
-    lg_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, N, D, M);
-    lg_gelu_forward(a->gelu, a->fc1, (size_t)N * M);
-    linear_residual(xout, a->xmid, a->gelu, p->fc2_w, p->fc2_b, N, M, D);
+    layernorm(t, a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
+    team_sync(t);
+    linear(t, a->qkv, NULL, a->ln1, p->qkv_w, pk ? pk->qkv : NULL, p->qkv_b, N, D, 3 * D);
+    team_sync(t);
+    team_split(t, T, &q0, &q1);
+    lg_attention_forward_rows(a->atto, a->att, a->qkv, B, T, D, H, q0, q1);
+    team_sync(t);
+    linear(t, a->xmid, xin, a->atto, p->proj_w, pk ? pk->proj : NULL, p->proj_b, N, D, D);
+    team_sync(t);
+    layernorm(t, a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
+    team_sync(t);
+    linear_gelu(t, a->fc1, a->gelu, a->ln2, p->fc1_w, pk ? pk->fc1 : NULL, p->fc1_b, N, D, M);
+    team_sync(t);
+    linear(t, xout, a->xmid, a->gelu, p->fc2_w, pk ? pk->fc2 : NULL, p->fc2_b, N, M, D);
+    team_sync(t);
 }
 
 /* dres: on entry ∂L/∂xout, on return ∂L/∂xin. */
@@ -243,30 +386,41 @@ static void block_backward(shard *s, const block_acts *a, const float *xin, cons
     lg_layernorm_backward(dres, g->norm1_w, g->norm1_b, dtmp, xin, a->ln1_mean, a->ln1_rstd, p->norm1_w, N, D);
 }
 
-/* full: the arena keeps every block's activations (a training context). */
-static void shard_forward(shard *s, const lg_model *m, const float *images, int B, int full, int upto)
+/* Runs blocks 0…upto-1 (and the head when upto is the depth) for the team t.
+ * full: the arena keeps every block's activations (a training context).
+ * pk: packed weights (inference), or NULL. */
+static void shard_forward(const team *t, shard *s, const lg_model *m, const packed_weights *pk, const float *images,
+                          int B, int full, int upto)
 {
     const lg_config *c = &m->cfg;
     const lg_param_view *p = &m->pv;
-    int T = lg_config_tokens(c), Np = lg_config_patches(c), D = c->dim, L = c->depth;
+    int T = lg_config_tokens(c), Np = lg_config_patches(c), D = c->dim, L = c->depth, lo, hi;
     int kp = c->in_chans * c->patch * c->patch, cls = c->pool == LG_POOL_TOKEN;
-    lg_patchify(s->cols, images, B, c->in_chans, c->img, c->patch);
-    lg_linear_forward(s->ptok, s->cols, p->patch_w, p->patch_b, B * Np, kp, D);
+    if (t->id == 0) lg_patchify(s->cols, images, B, c->in_chans, c->img, c->patch);
+    team_sync(t);
+    linear(t, s->ptok, NULL, s->cols, p->patch_w, pk ? pk->patch : NULL, p->patch_b, B * Np, kp, D);
+    team_sync(t);
     float *x0 = s->x[0];
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *row = x0 + ((size_t)b * T + t) * D;
-            const float *src = cls && t == 0 ? p->cls_token : s->ptok + ((size_t)b * Np + t - cls) * D;
-            const float *pos = p->pos_embed + (size_t)t * D;
-            for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
-        }
+    team_split(t, B * T, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int b = r / T, tok = r % T;
+        float *row = x0 + (size_t)r * D;
+        const float *src = cls && tok == 0 ? p->cls_token : s->ptok + ((size_t)b * Np + tok - cls) * D;
+        const float *pos = p->pos_embed + (size_t)tok * D;
+        for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
+    }
+    team_sync(t);
     for (int l = 0; l < upto; l++) {
         float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
         int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
-        block_forward(&s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], c, l, B);
-        if (stitch_next) lg_linear_forward(xout, s->xs, p->stitch_w, p->stitch_b, B * T, c->dim, c->dim2);
+        block_forward(t, &s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], pk ? &pk->blk[l] : NULL,
+                      c, l, B);
+        if (stitch_next) {
+            linear(t, xout, NULL, s->xs, p->stitch_w, pk ? pk->stitch : NULL, p->stitch_b, B * T, c->dim, c->dim2);
+            team_sync(t);
+        }
     }
-    if (upto < L) return;
+    if (upto < L || t->id != 0) return;
     D = lg_config_out_dim(c);
     const float *xl = full ? s->x[L] : s->x[L % 2];
     for (int b = 0; b < B; b++) {
@@ -276,12 +430,12 @@ static void shard_forward(shard *s, const lg_model *m, const float *images, int 
             continue;
         }
         memset(pb, 0, (size_t)D * sizeof *pb);
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < D; d++) pb[d] += xl[((size_t)b * T + t) * D + d];
+        for (int tok = 0; tok < T; tok++)
+            for (int d = 0; d < D; d++) pb[d] += xl[((size_t)b * T + tok) * D + d];
         for (int d = 0; d < D; d++) pb[d] /= (float)T;
     }
     lg_layernorm_forward(s->lnf, s->lnf_mean, s->lnf_rstd, s->pooled, p->norm_w, p->norm_b, B, D);
-    lg_linear_forward(s->logits, s->lnf, p->head_w, p->head_b, B, D, c->classes);
+    linear(&solo, s->logits, NULL, s->lnf, p->head_w, pk ? pk->head : NULL, p->head_b, B, D, c->classes);
 }
 
 /* Backward from s->dlogits into s->gv. */
@@ -355,13 +509,34 @@ static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, i
     if (block == c->depth) d = lg_config_out_dim(c);
     size_t row = logits ? (size_t)c->classes : T * (size_t)d; /* floats per image in out */
     int S = active_shards(x, B);
-    lg_blas_threads(S > 1 ? 1 : x->threads);
+    const packed_weights *pk = NULL;
+    if (!x->training) {
+        pack_refresh(x);
+        pk = &x->pk;
+    }
+    if (S == 1 && x->threads > 1 && pk) { /* one shard, the whole team on it */
+        lg_blas_threads(1);
+#pragma omp parallel num_threads(x->threads)
+        {
+            team t = solo;
+#ifdef _OPENMP
+            t = (team){omp_get_thread_num(), omp_get_num_threads()};
+#endif
+            shard_forward(&t, &x->sh[0], x->m, pk, images, B, 0, block);
+        }
+    } else {
+        lg_blas_threads(S > 1 ? 1 : x->threads);
 #pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
+        for (int i = 0; i < S; i++) {
+            int first, n;
+            shard_range(x, i, B, &first, &n);
+            shard_forward(&solo, &x->sh[i], x->m, pk, images + (size_t)first * img, n, x->training, block);
+        }
+    }
     for (int i = 0; i < S; i++) {
         int first, n;
         shard_range(x, i, B, &first, &n);
-        shard *s = &x->sh[i];
-        shard_forward(s, x->m, images + (size_t)first * img, n, x->training, block);
+        const shard *s = &x->sh[i];
         const float *src = logits ? s->logits : x->training ? s->x[block] : s->x[block % 2];
         memcpy(out + (size_t)first * row, src, (size_t)n * row * sizeof *out);
     }
@@ -398,7 +573,7 @@ lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
         if (i > 0) memset(s->grads, 0, x->m->n * sizeof(float));
-        shard_forward(s, x->m, images + (size_t)first * img, n, 1, c->depth);
+        shard_forward(&solo, s, x->m, NULL, images + (size_t)first * img, n, 1, c->depth);
         memset(s->dlogits, 0, (size_t)n * K * sizeof(float));
         s->loss = 0.0;
         if (alpha < 1.0f)

@@ -1,7 +1,8 @@
 /* test_layers.c - every layer's backward against finite differences, and the
- * fast (BLAS) kernels against the naive references. */
+ * fast (BLAS and packed-weight) kernels against the naive references. */
 #include <string.h>
 
+#include "gemm.h"
 #include "layers.h"
 #include "testutil.h"
 
@@ -63,6 +64,51 @@ START_TEST(linear_fast_matches_naive)
     ck_assert_msg(lg_test_max_relerr(din, din_r, N * Kin, 1.0, NULL) < 1e-5, "linear din differs from naive");
     ck_assert_msg(lg_test_max_relerr(dw, dw_r, Kout * Kin, 1.0, NULL) < 1e-5, "linear dw differs from naive");
     ck_assert_msg(lg_test_max_relerr(db, db_r, Kout, 1.0, NULL) < 1e-5, "linear db differs from naive");
+}
+END_TEST
+
+/* The packed-weight matmul (gemm.h), both kernels, against the naive linear:
+ * row counts around the 12-row tile, widths cutting the last 32-column
+ * panel, two callers splitting the panels, with and without bias, residual
+ * and GELU. */
+START_TEST(packed_gemm_matches_naive)
+{
+    enum { NMAX = 50, KMAX = 70, OMAX = 100 };
+    static const int rows[] = {1, 11, 13, 50}, kins[] = {8, 37, 70}, kouts[] = {10, 32, 45, 100};
+    static float in[NMAX * KMAX], w[OMAX * KMAX], b[OMAX], res[NMAX * OMAX], out[NMAX * OMAX], ref[NMAX * OMAX];
+    static float packed[4 * KMAX * LG_GEMM_NR] __attribute__((aligned(64)));
+    lg_rng r;
+    lg_rng_seed(&r, 3);
+    lg_test_fill(in, NMAX * KMAX, &r, 1);
+    lg_test_fill(w, OMAX * KMAX, &r, 1);
+    lg_test_fill(b, OMAX, &r, 1);
+    lg_test_fill(res, NMAX * OMAX, &r, 1);
+    int kernels = strcmp(lg_gemm_kernel(), "avx512") ? 1 : 2;
+    for (int generic = 0; generic < 2; generic++) {
+        lg_gemm_force_generic(generic || kernels == 1);
+        for (int a = 0; a < 4; a++)
+            for (int c = 0; c < 3; c++)
+                for (int d = 0; d < 4; d++)
+                    for (int mode = 0; mode < 4; mode++) {
+                        int N = rows[a], Kin = kins[c], Kout = kouts[d], np = lg_gemm_panels(Kout);
+                        int use_res = mode & 1, gelu = mode == 2, no_bias = mode == 3;
+                        ck_assert(lg_gemm_packed_floats(Kin, Kout) <= sizeof packed / 4);
+                        lg_gemm_pack(packed, w, Kin, Kout);
+                        lg_linear_forward_ref(ref, in, w, no_bias ? NULL : b, N, Kin, Kout);
+                        for (int i = 0; use_res && i < N * Kout; i++) ref[i] += res[i];
+                        if (gelu) lg_gelu_forward(ref, ref, (size_t)N * Kout);
+                        memset(out, 0, sizeof out);
+                        const float *rp = use_res ? res : NULL, *bp = no_bias ? NULL : b;
+                        lg_gemm_run(out, rp, in, packed, bp, N, Kin, Kout, 0, np / 2, gelu);
+                        lg_gemm_run(out, rp, in, packed, bp, N, Kin, Kout, np / 2, np, gelu);
+                        double e = lg_test_max_relerr(out, ref, (size_t)N * Kout, 1.0, NULL);
+                        ck_assert_msg(e < 1e-5, "%s kernel N=%d Kin=%d Kout=%d mode %d: error %g", lg_gemm_kernel(), N,
+                                      Kin, Kout, mode, e);
+                        if (N * Kout < NMAX * OMAX)
+                            ck_assert_msg(out[N * Kout] == 0.0f, "nothing written past the last row");
+                    }
+    }
+    lg_gemm_force_generic(0);
 }
 END_TEST
 
@@ -244,6 +290,7 @@ int main(void)
     TCase *t = tcase_create("layers");
     tcase_add_test(t, linear_backward_matches_finite_differences);
     tcase_add_test(t, linear_fast_matches_naive);
+    tcase_add_test(t, packed_gemm_matches_naive);
     tcase_add_test(t, layernorm_backward_matches_finite_differences);
     tcase_add_test(t, gelu_matches_erf_definition_and_finite_differences);
     tcase_add_test(t, attention_backward_matches_finite_differences);
