@@ -35,12 +35,6 @@ static int row_block(int kin)
     return rows < MR ? MR : rows;
 }
 
-/* The epilogue shared by both kernels: GELU over a tile's rows. */
-static void tile_gelu(float *C, size_t ldc, int rows, int width)
-{
-    for (int r = 0; r < rows; r++) lg_gelu_forward(C + r * ldc, C + r * ldc, (size_t)width);
-}
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_KERNEL 1
@@ -140,8 +134,13 @@ void lg_gemm_run(float *out, const float *res, const float *in, const float *pac
                 else
 #endif
                     tile_generic(rows, A, (size_t)Kin, B, Kin, C, R, (size_t)Kout, b, width);
-                if (gelu) tile_gelu(C, (size_t)Kout, rows, width);
             }
+        }
+        /* GELU over the block's rows, on this caller's columns only */
+        int c0 = p0 * LG_GEMM_NR, c1 = p1 * LG_GEMM_NR < Kout ? p1 * LG_GEMM_NR : Kout;
+        for (int n = n0; gelu && c1 > c0 && n < n1; n++) {
+            float *row = out + (size_t)n * Kout + c0;
+            lg_gelu_forward(row, row, (size_t)(c1 - c0));
         }
     }
     (void)fast;
