@@ -3,12 +3,16 @@
  * GFLOP/s, next to OpenBLAS sgemm at the model's own matmul shapes (the
  * roofline). FLOPs are counted as vit_ref.py counts them (2·M·N·K per matmul,
  * matmuls only; training = 3·forward - the patch conv's input gradient) so
- * the two programs' numbers compare directly. Prints a JSON line at the end.
+ * the two programs' numbers compare directly. Also measures the machine's
+ * float32 FMA peak on the same thread count (a loop of independent FMAs, no
+ * memory traffic): no matmul, ours or OpenBLAS's, can beat it. Prints a JSON
+ * line at the end.
  *
  * usage: bench_vit --preset fmnist-ti|deit-ti|deit-s [--depth L] [--pool P]
  *                  --batch B --threads N [--warmup W] [--iters I] [--mode both|infer|train]
  */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,46 @@ static double sgemm_roofline(const lg_config *c, int B, int threads)
     }
     free(x), free(w), free(y);
     return flops / secs / 1e9;
+}
+
+/* One thread's float32 FMA rate: 12 independent 8-wide FMA chains (enough
+ * to cover the FMA latency on every x86-64 core with two FMA pipes). */
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static void *fma_loop(void *arg)
+{
+    double *gflops = arg;
+    __m256 acc[12], mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-6f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
+    const long rounds = 50000000;
+    double t0 = now_s();
+    for (long n = 0; n < rounds; n++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
+    }
+    double secs = now_s() - t0;
+    float sink[8];
+    for (int i = 1; i < 12; i++) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+    _mm256_storeu_ps(sink, acc[0]);
+    *gflops = rounds * 12.0 * 16.0 / secs / 1e9 + (sink[0] == 12345.0f);
+    return NULL;
+}
+#endif
+
+/* The FMA peak of `threads` threads running at once, GFLOP/s (0: unknown). */
+static double fma_peak(int threads)
+{
+#if defined(__x86_64__)
+    if (!__builtin_cpu_supports("fma") || threads > 64) return 0;
+    pthread_t th[64];
+    double g[64], sum = 0;
+    for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, fma_loop, &g[i]);
+    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL), sum += g[i];
+    return sum;
+#else
+    (void)threads;
+    return 0;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -177,9 +221,11 @@ int main(int argc, char **argv)
     double roof = sgemm_roofline(&c, B, threads);
     printf("sgemm  at the model's block shapes (N=%d rows, %d threads): %.1f GFLOP/s\n", B * lg_config_tokens(&c),
            threads, roof);
+    double peak = fma_peak(threads);
+    printf("peak   float32 FMA, %d threads at once: %.1f GFLOP/s\n", threads, peak);
     printf("JSON {\"preset\":\"%s\",\"depth\":%d,\"batch\":%d,\"threads\":%d,\"core\":\"%s\",\"infer_s\":%.6f,"
-           "\"train_s\":%.6f,\"fwd_flops\":%.0f,\"train_flops\":%.0f,\"sgemm_gflops\":%.2f}\n",
-           preset, c.depth, B, threads, openblas_get_corename(), infer_med, train_med, fwd, train, roof);
+           "\"train_s\":%.6f,\"fwd_flops\":%.0f,\"train_flops\":%.0f,\"sgemm_gflops\":%.2f,\"fma_peak_gflops\":%.2f}\n",
+           preset, c.depth, B, threads, openblas_get_corename(), infer_med, train_med, fwd, train, roof, peak);
     free(t), free(x), free(y), free(logits);
     lg_model_free(m);
     return 0;

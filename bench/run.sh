@@ -3,7 +3,9 @@
 # bench) in one run, on the same shapes, thread count and batch, and next to
 # OpenBLAS sgemm at the model's matmul shapes. PyTorch runs in its default
 # setting and in its best one (OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4)
-# and the faster of the two is the peer. Prints a markdown table at the end.
+# and the faster of the two is the peer. Prints a markdown table at the end,
+# with the machine's float32 FMA peak (bench_vit measures it) next to the
+# GFLOP/s a run at the target ratio would need.
 #   LG_BENCH_THREADS (default 2), LG_BENCH_ITERS (default 10),
 #   LG_BENCH_CASES ("preset:depth:batch:mode ..." to override the list),
 #   OPENBLAS_CORETYPE (default Haswell, as the project's machines set it).
@@ -57,8 +59,8 @@ def med(r, k):
     if k not in r or not r[k]: return None
     return r[k]["median"] if isinstance(r[k], dict) else r[k]
 print()
-print("| shape | batch | mode | ours img/s | PyTorch img/s (best setting) | ratio | ours GFLOP/s | sgemm GFLOP/s at these shapes | of sgemm |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| shape | batch | mode | ours img/s | PyTorch img/s (best setting) | ratio | target | ours GFLOP/s | sgemm GFLOP/s at these shapes | FMA peak GFLOP/s | target needs GFLOP/s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for case, r in rows.items():
     preset, depth, batch, mode = case.split(":")
     o = r["ours"]; b = int(batch)
@@ -69,7 +71,11 @@ for case, r in rows.items():
         t = min(ts); ours = o[ok]
         gf = o[fk] * b / ours / 1e9
         label = "latency" if b == 1 else m
-        print(f"| {preset} d{depth} | {b} | {label} | {b/ours:.1f} | {b/t:.1f} | **{t/ours:.2f}x** | {gf:.1f} | {o['sgemm_gflops']:.1f} | {100*gf/o['sgemm_gflops']:.0f}% |")
+        goal = 3 if b == 1 else 2
+        need = goal * o[fk] * b / t / 1e9   # GFLOP/s a run at goal x PyTorch's img/s would sustain
+        peak = o.get("fma_peak_gflops", 0)
+        flag = "met" if t / ours >= goal else ("above peak" if peak and need > peak else "no")
+        print(f"| {preset} d{depth} | {b} | {label} | {b/ours:.1f} | {b/t:.1f} | **{t/ours:.2f}x** | {goal}x: {flag} | {gf:.1f} | {o['sgemm_gflops']:.1f} | {peak:.1f} | {need:.1f} |")
 core = next(iter(rows.values()))["ours"]["core"]
 print(f"\nOpenBLAS core type: {core}")
 PY

@@ -1,10 +1,11 @@
 /* gemm.c - the packed-weight matmul of gemm.h: an AVX-512 micro-kernel
- * (12 rows × 32 columns of accumulators in 24 zmm registers, the input
+ * (up to 14 rows × 32 columns of accumulators in 28 zmm registers, the input
  * broadcast straight from its rows, the weights read from their panel) and a
  * portable one for machines without AVX-512F, picked once at run time.
  *
  * Loop order: blocks of rows small enough that their inputs stay in L2
- * (row_block), then the panels, then 12-row tiles over the whole Kin. A
+ * (row_block), then the panels, then tiles of equal height (≤ 14 rows)
+ * over the whole Kin. A
  * panel (Kin × 32 floats, 24-96 KB at ViT-Ti widths) is reused by every
  * tile of the row block.
  */
@@ -13,7 +14,7 @@
 #include "gemm.h"
 #include "layers.h"
 
-#define MR 12                     /* rows per micro-tile */
+#define MR 14 /* rows per micro-tile, at most */
 #define ROW_BLOCK_BYTES (1 << 18) /* inputs of one row block: 256 KB */
 
 void lg_gemm_pack(float *dst, const float *w, int kin, int kout)
@@ -78,7 +79,8 @@ AVX512 static void tile512_any(int rows, const float *A, size_t lda, const float
     switch (rows) {
 #define TILE(n)                                                                                                        \
     case n: tile512(n, A, lda, B, K, C, R, ldc, bias, m0, m1); break;
-        TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12)
+        TILE(1)
+        TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12) TILE(13) TILE(14)
 #undef TILE
     }
 }
@@ -120,12 +122,13 @@ void lg_gemm_run(float *out, const float *res, const float *in, const float *pac
 {
     int fast = use_avx512(), rb = row_block(Kin);
     for (int n0 = 0; n0 < N; n0 += rb) {
-        int n1 = n0 + rb < N ? n0 + rb : N;
+        int n1 = n0 + rb < N ? n0 + rb : N, tiles = (n1 - n0 + MR - 1) / MR;
+        int height = (n1 - n0 + tiles - 1) / tiles; /* 50 rows: 13, 13, 12, 12 rather than 14, 14, 14, 8 */
         for (int p = p0; p < p1; p++) {
             int j = p * LG_GEMM_NR, width = Kout - j < LG_GEMM_NR ? Kout - j : LG_GEMM_NR;
             const float *B = packed + (size_t)p * Kin * LG_GEMM_NR, *b = bias ? bias + j : NULL;
-            for (int n = n0; n < n1; n += MR) {
-                int rows = n1 - n < MR ? n1 - n : MR;
+            for (int n = n0; n < n1; n += height) {
+                int rows = n1 - n < height ? n1 - n : height;
                 const float *A = in + (size_t)n * Kin, *R = res ? res + (size_t)n * Kout + j : NULL;
                 float *C = out + (size_t)n * Kout + j;
 #ifdef HAVE_AVX512_KERNEL

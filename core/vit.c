@@ -43,6 +43,7 @@ typedef struct {
     float *ptok;     /* (B·Np, D) patch tokens (and their grads) */
     float **x;       /* residual stream entering block l; x[depth] leaves the last */
     float *xs;       /* stitched models: tokens leaving block stitch_at-1, before the stitch */
+    float *qkv_alt;  /* inference: odd blocks' q, k, v (block_forward says why) */
     block_acts *blk; /* depth entries when training, 1 otherwise */
     float *pooled, *lnf, *lnf_mean, *lnf_rstd; /* (B,D) (B,D) (B) (B) */
     float *logits, *dlogits;                   /* (B,K) */
@@ -135,6 +136,7 @@ static void layout(shard *s, const lg_config *cfg, int training, carve *c)
         if (c->base) s->x[l] = p;
     }
     s->xs = cfg->stitch_at ? take(c, N * (size_t)cfg->dim) : NULL;
+    s->qkv_alt = training ? NULL : take(c, N * 3 * Dmax);
     for (int l = 0; l < nblk; l++) {
         int d, h, m;
         lg_config_block(cfg, l, &d, &h, &m);
@@ -298,43 +300,32 @@ size_t lg_ctx_bytes(const lg_ctx *x)
     return b + x->pk.floats * sizeof(float);
 }
 
-/* out (N,Kout) = in·wᵀ + b (+ res when non-NULL): through the packed copy
- * when there is one (the team splitting its panels), cblas_sgemm otherwise
- * (a solo caller; the residual add goes into sgemm as β = 1). */
+/* out (N,Kout) = in·wᵀ + b (+ res when non-NULL), GELU after when gelu:
+ * through the packed copy when there is one, each team member doing its
+ * own rows; cblas_sgemm otherwise (a solo caller; the residual add goes into
+ * sgemm as β = 1). */
 static void linear(const team *t, float *out, const float *res, const float *in, const float *w, const float *packed,
-                   const float *b, int N, int Kin, int Kout)
+                   const float *b, int N, int Kin, int Kout, int gelu)
 {
     if (packed) {
         int lo, hi;
-        team_split(t, lg_gemm_panels(Kout), &lo, &hi);
-        lg_gemm_run(out, res, in, packed, b, N, Kin, Kout, lo, hi, 0);
+        team_split(t, N, &lo, &hi);
+        size_t o = (size_t)lo * Kout;
+        lg_gemm_run(out + o, res ? res + o : NULL, in + (size_t)lo * Kin, packed, b, hi - lo, Kin, Kout, 0,
+                    lg_gemm_panels(Kout), gelu);
         return;
     }
     if (!res) {
         lg_linear_forward(out, in, w, b, N, Kin, Kout);
-        return;
+    } else {
+        for (int n = 0; n < N; n++) {
+            float *o = out + (size_t)n * Kout;
+            const float *r = res + (size_t)n * Kout;
+            for (int j = 0; j < Kout; j++) o[j] = r[j] + b[j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Kout, Kin, 1.0f, in, Kin, w, Kin, 1.0f, out, Kout);
     }
-    for (int n = 0; n < N; n++) {
-        float *o = out + (size_t)n * Kout;
-        const float *r = res + (size_t)n * Kout;
-        for (int j = 0; j < Kout; j++) o[j] = r[j] + b[j];
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Kout, Kin, 1.0f, in, Kin, w, Kin, 1.0f, out, Kout);
-}
-
-/* out = GELU(in·wᵀ + b); pre keeps in·wᵀ + b for backward (not written on
- * the packed path, whose GELU runs on each tile as it leaves the kernel). */
-static void linear_gelu(const team *t, float *pre, float *out, const float *in, const float *w, const float *packed,
-                        const float *b, int N, int Kin, int Kout)
-{
-    if (packed) {
-        int lo, hi;
-        team_split(t, lg_gemm_panels(Kout), &lo, &hi);
-        lg_gemm_run(out, NULL, in, packed, b, N, Kin, Kout, lo, hi, 1);
-        return;
-    }
-    lg_linear_forward(pre, in, w, b, N, Kin, Kout);
-    lg_gelu_forward(out, pre, (size_t)N * Kout);
+    if (gelu) lg_gelu_forward(out, out, (size_t)N * Kout);
 }
 
 static void layernorm(const team *t, float *out, float *mean, float *rstd, const float *in, const float *w,
@@ -346,27 +337,32 @@ static void layernorm(const team *t, float *out, float *mean, float *rstd, const
     lg_layernorm_forward(out + o, mean + lo, rstd + lo, in + o, w, b, hi - lo, D);
 }
 
-/* pk: the block's packed weights, NULL in a training context. */
-static void block_forward(const team *t, block_acts *a, float *xout, const float *xin, const lg_block_view *p,
-                          const packed_block *pk, const lg_config *c, int l, int B)
+/* One block. pk: its packed weights (inference) or NULL (training: fc1
+ * keeps its pre-GELU values for backward). A team (always one image) splits
+ * the tokens: every step but attention reads only the member's own rows,
+ * so the one barrier is before attention, which reads every token's keys
+ * and values. qkv alternates between two buffers from block to block, so a
+ * member running ahead into the next block never overwrites keys another
+ * member still reads. */
+static void block_forward(const team *t, block_acts *a, float *qkv, float *xout, const float *xin,
+                          const lg_block_view *p, const packed_block *pk, const lg_config *c, int l, int B)
 {
     int T = lg_config_tokens(c), N = B * T, D, H, M, q0, q1;
     lg_config_block(c, l, &D, &H, &M);
     layernorm(t, a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
+    linear(t, qkv, NULL, a->ln1, p->qkv_w, pk ? pk->qkv : NULL, p->qkv_b, N, D, 3 * D, 0);
     team_sync(t);
-    linear(t, a->qkv, NULL, a->ln1, p->qkv_w, pk ? pk->qkv : NULL, p->qkv_b, N, D, 3 * D);
-    team_sync(t);
-    team_split(t, T, &q0, &q1);
-    lg_attention_forward_rows(a->atto, a->att, a->qkv, B, T, D, H, q0, q1);
-    team_sync(t);
-    linear(t, a->xmid, xin, a->atto, p->proj_w, pk ? pk->proj : NULL, p->proj_b, N, D, D);
-    team_sync(t);
+    team_split(t, T, &q0, &q1); /* = the member's rows: a team runs one image */
+    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, q0, q1);
+    linear(t, a->xmid, xin, a->atto, p->proj_w, pk ? pk->proj : NULL, p->proj_b, N, D, D, 0);
     layernorm(t, a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
-    team_sync(t);
-    linear_gelu(t, a->fc1, a->gelu, a->ln2, p->fc1_w, pk ? pk->fc1 : NULL, p->fc1_b, N, D, M);
-    team_sync(t);
-    linear(t, xout, a->xmid, a->gelu, p->fc2_w, pk ? pk->fc2 : NULL, p->fc2_b, N, M, D);
-    team_sync(t);
+    if (pk) {
+        linear(t, a->gelu, NULL, a->ln2, p->fc1_w, pk->fc1, p->fc1_b, N, D, M, 1);
+    } else {
+        lg_linear_forward(a->fc1, a->ln2, p->fc1_w, p->fc1_b, N, D, M);
+        lg_gelu_forward(a->gelu, a->fc1, (size_t)N * M);
+    }
+    linear(t, xout, a->xmid, a->gelu, p->fc2_w, pk ? pk->fc2 : NULL, p->fc2_b, N, M, D, 0);
 }
 
 /* dres: on entry ∂L/∂xout, on return ∂L/∂xin. */
@@ -398,7 +394,7 @@ static void shard_forward(const team *t, shard *s, const lg_model *m, const pack
     int kp = c->in_chans * c->patch * c->patch, cls = c->pool == LG_POOL_TOKEN;
     if (t->id == 0) lg_patchify(s->cols, images, B, c->in_chans, c->img, c->patch);
     team_sync(t);
-    linear(t, s->ptok, NULL, s->cols, p->patch_w, pk ? pk->patch : NULL, p->patch_b, B * Np, kp, D);
+    linear(t, s->ptok, NULL, s->cols, p->patch_w, pk ? pk->patch : NULL, p->patch_b, B * Np, kp, D, 0);
     team_sync(t);
     float *x0 = s->x[0];
     team_split(t, B * T, &lo, &hi);
@@ -409,17 +405,16 @@ static void shard_forward(const team *t, shard *s, const lg_model *m, const pack
         const float *pos = p->pos_embed + (size_t)tok * D;
         for (int d = 0; d < D; d++) row[d] = src[d] + pos[d];
     }
-    team_sync(t);
     for (int l = 0; l < upto; l++) {
         float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
+        block_acts *a = &s->blk[full ? l : 0];
         int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
-        block_forward(t, &s->blk[full ? l : 0], stitch_next ? s->xs : xout, xin, &p->blocks[l], pk ? &pk->blk[l] : NULL,
-                      c, l, B);
-        if (stitch_next) {
-            linear(t, xout, NULL, s->xs, p->stitch_w, pk ? pk->stitch : NULL, p->stitch_b, B * T, c->dim, c->dim2);
-            team_sync(t);
-        }
+        block_forward(t, a, !full && l % 2 ? s->qkv_alt : a->qkv, stitch_next ? s->xs : xout, xin, &p->blocks[l],
+                      pk ? &pk->blk[l] : NULL, c, l, B);
+        if (stitch_next)
+            linear(t, xout, NULL, s->xs, p->stitch_w, pk ? pk->stitch : NULL, p->stitch_b, B * T, c->dim, c->dim2, 0);
     }
+    team_sync(t);
     if (upto < L || t->id != 0) return;
     D = lg_config_out_dim(c);
     const float *xl = full ? s->x[L] : s->x[L % 2];
@@ -435,7 +430,7 @@ static void shard_forward(const team *t, shard *s, const lg_model *m, const pack
         for (int d = 0; d < D; d++) pb[d] /= (float)T;
     }
     lg_layernorm_forward(s->lnf, s->lnf_mean, s->lnf_rstd, s->pooled, p->norm_w, p->norm_b, B, D);
-    linear(&solo, s->logits, NULL, s->lnf, p->head_w, pk ? pk->head : NULL, p->head_b, B, D, c->classes);
+    linear(&solo, s->logits, NULL, s->lnf, p->head_w, pk ? pk->head : NULL, p->head_b, B, D, c->classes, 0);
 }
 
 /* Backward from s->dlogits into s->gv. */
@@ -514,7 +509,7 @@ static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, i
         pack_refresh(x);
         pk = &x->pk;
     }
-    if (S == 1 && x->threads > 1 && pk) { /* one shard, the whole team on it */
+    if (B == 1 && x->threads > 1 && pk) { /* one image, the whole team on it */
         lg_blas_threads(1);
 #pragma omp parallel num_threads(x->threads)
         {

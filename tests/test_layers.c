@@ -68,13 +68,13 @@ START_TEST(linear_fast_matches_naive)
 END_TEST
 
 /* The packed-weight matmul (gemm.h), both kernels, against the naive linear:
- * row counts around the 12-row tile, widths cutting the last 32-column
+ * row counts around the 14-row tile and past a row block, widths cutting the last 32-column
  * panel, two callers splitting the panels, with and without bias, residual
  * and GELU. */
 START_TEST(packed_gemm_matches_naive)
 {
-    enum { NMAX = 50, KMAX = 70, OMAX = 100 };
-    static const int rows[] = {1, 11, 13, 50}, kins[] = {8, 37, 70}, kouts[] = {10, 32, 45, 100};
+    enum { NMAX = 1000, KMAX = 70, OMAX = 100 }; /* 1000 rows of Kin 70 span two row blocks */
+    static const int rows[] = {1, 13, 14, 29, 50, 1000}, kins[] = {8, 37, 70}, kouts[] = {10, 32, 45, 100};
     static float in[NMAX * KMAX], w[OMAX * KMAX], b[OMAX], res[NMAX * OMAX], out[NMAX * OMAX], ref[NMAX * OMAX];
     static float packed[4 * KMAX * LG_GEMM_NR] __attribute__((aligned(64)));
     lg_rng r;
@@ -86,7 +86,7 @@ START_TEST(packed_gemm_matches_naive)
     int kernels = strcmp(lg_gemm_kernel(), "avx512") ? 1 : 2;
     for (int generic = 0; generic < 2; generic++) {
         lg_gemm_force_generic(generic || kernels == 1);
-        for (int a = 0; a < 4; a++)
+        for (int a = 0; a < 6; a++)
             for (int c = 0; c < 3; c++)
                 for (int d = 0; d < 4; d++)
                     for (int mode = 0; mode < 4; mode++) {
