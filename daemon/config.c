@@ -65,7 +65,7 @@ typedef enum {
     X(workers,                K_INT,     "1",                 "1",  "64",      NULL, 0, \
       "Worker threads for CPU work (expand, fine-tune, predict).") \
     X(blas_threads,           K_INT,     "0",                 "0",  "64",      NULL, 0, \
-      "OpenBLAS threads per worker and per job; 0 = CPU cores / (workers + jobs_max).") \
+      "Threads per worker and per job (BLAS, one-image teams); 0 = CPU cores / (workers + jobs_max).") \
     X(max_connections,        K_INT,     "256",               "1",  "65536",   NULL, 0, \
       "Open HTTP connections at most; more are refused.") \
     X(max_connections_per_ip, K_INT,     "64",                "0",  "65536",   NULL, 0, \
