@@ -234,7 +234,7 @@ lgs_status lga_entry_file(lga_cache *c, lga_model_entry *e, lg_dtype dtype, cons
             s = LGS_ERR_NOMEM;
         } else {
             for (int i = 0; i < n; i++)
-                in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_params(e->model) + t[i].offset};
+                in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_weights(e->model) + t[i].offset};
             if (lg_st_serialize(&e->file[dtype], &e->file_len[dtype], in, n, meta, 2, dtype, err, errlen) != LG_OK)
                 s = LGS_ERR_INVALID;
             else {

@@ -290,7 +290,7 @@ static lgs_status rehead(lg_model **m, int classes, uint64_t seed, char *err, si
     for (int i = 0; i < nt; i++) {
         const lg_tensor_info *o = lg_model_find(*m, t[i].name);
         if (o && o->numel == t[i].numel && strncmp(t[i].name, "head.", 5))
-            memcpy(lg_model_params(n) + t[i].offset, lg_model_params(*m) + o->offset, t[i].numel * sizeof(float));
+            memcpy(lg_model_params(n) + t[i].offset, lg_model_weights(*m) + o->offset, t[i].numel * sizeof(float));
     }
     lg_model_free(*m);
     *m = n;

@@ -51,7 +51,7 @@ static int save_checkpoint(run *r, long step)
     float *m1, *m2;
     if (lg_model_adam_state(r->model, &m1, &m2) != LG_OK) return -1;
     int64_t n = (int64_t)lg_model_nparams(r->model);
-    lg_st_in t[] = {{"params", 1, &n, lg_model_params(r->model)}, {"adam_m", 1, &n, m1}, {"adam_v", 1, &n, m2}};
+    lg_st_in t[] = {{"params", 1, &n, lg_model_weights(r->model)}, {"adam_m", 1, &n, m1}, {"adam_v", 1, &n, m2}};
     uint8_t *bytes = NULL;
     size_t len = 0;
     char err[256];
@@ -172,7 +172,7 @@ static int store_result(run *r, const lgs_model_row *base, json_t *params, doubl
     int rc = -1;
     if (!in) goto out;
     for (int i = 0; i < n; i++)
-        in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_params(r->model) + t[i].offset};
+        in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, lg_model_weights(r->model) + t[i].offset};
     if (lg_st_serialize(&bytes, &len, in, n, meta, 8, LG_F32, err, errlen) != LG_OK) goto out;
     lgs_model_row res;
     memset(&res, 0, sizeof res);
@@ -262,7 +262,7 @@ static void run_job(lgd_jobs *j, lgs_job_row *row)
         jlog(j, 2, "event=job_paused job=%s step=%ld (resumes on the next start)", row->id, r.last_checkpoint);
         goto out;
     }
-    const float *w = lg_model_params(r.model);
+    const float *w = lg_model_weights(r.model);
     for (size_t i = 0; i < lg_model_nparams(r.model); i++)
         if (!isfinite(w[i])) {
             snprintf(err, sizeof err, "training diverged: a weight became NaN or infinite (lower the learning rate)");

@@ -110,7 +110,7 @@ static size_t model_bytes(const lg_model *m, lg_dtype dtype)
     if (!in) return 0;
     lg_config_to_json(lg_model_config(m), cfg, sizeof cfg);
     lg_st_kv meta[1] = {{"config", cfg}};
-    const float *p = lg_model_params((lg_model *)m);
+    const float *p = lg_model_weights(m);
     for (int i = 0; i < n; i++) in[i] = (lg_st_in){t[i].name, t[i].ndim, t[i].shape, p + t[i].offset};
     if (lg_st_serialize(&buf, &len, in, n, meta, 1, dtype, NULL, 0) != LG_OK) len = 0;
     free(buf);
