@@ -14,7 +14,7 @@
 #include "gemm.h"
 #include "layers.h"
 
-#define MR 14 /* rows per micro-tile, at most */
+#define MR 14                     /* rows per micro-tile, at most */
 #define ROW_BLOCK_BYTES (1 << 18) /* inputs of one row block: 256 KB */
 
 void lg_gemm_pack(float *dst, const float *w, int kin, int kout)
@@ -120,6 +120,12 @@ const char *lg_gemm_kernel(void) { return use_avx512() ? "avx512" : "generic"; }
 void lg_gemm_run(float *out, const float *res, const float *in, const float *packed, const float *bias, int N, int Kin,
                  int Kout, int p0, int p1, int gelu)
 {
+    lg_gemm_run_ld(out, (size_t)Kout, res, in, (size_t)Kin, packed, bias, N, Kin, Kout, p0, p1, gelu);
+}
+
+void lg_gemm_run_ld(float *out, size_t ldo, const float *res, const float *in, size_t ldi, const float *packed,
+                    const float *bias, int N, int Kin, int Kout, int p0, int p1, int gelu)
+{
     int fast = use_avx512(), rb = row_block(Kin);
     for (int n0 = 0; n0 < N; n0 += rb) {
         int n1 = n0 + rb < N ? n0 + rb : N, tiles = (n1 - n0 + MR - 1) / MR;
@@ -129,20 +135,20 @@ void lg_gemm_run(float *out, const float *res, const float *in, const float *pac
             const float *B = packed + (size_t)p * Kin * LG_GEMM_NR, *b = bias ? bias + j : NULL;
             for (int n = n0; n < n1; n += height) {
                 int rows = n1 - n < height ? n1 - n : height;
-                const float *A = in + (size_t)n * Kin, *R = res ? res + (size_t)n * Kout + j : NULL;
-                float *C = out + (size_t)n * Kout + j;
+                const float *A = in + (size_t)n * ldi, *R = res ? res + (size_t)n * ldo + j : NULL;
+                float *C = out + (size_t)n * ldo + j;
 #ifdef HAVE_AVX512_KERNEL
                 if (fast)
-                    tile512_any(rows, A, (size_t)Kin, B, Kin, C, R, (size_t)Kout, b, width);
+                    tile512_any(rows, A, ldi, B, Kin, C, R, ldo, b, width);
                 else
 #endif
-                    tile_generic(rows, A, (size_t)Kin, B, Kin, C, R, (size_t)Kout, b, width);
+                    tile_generic(rows, A, ldi, B, Kin, C, R, ldo, b, width);
             }
         }
         /* GELU over the block's rows, on this caller's columns only */
         int c0 = p0 * LG_GEMM_NR, c1 = p1 * LG_GEMM_NR < Kout ? p1 * LG_GEMM_NR : Kout;
         for (int n = n0; gelu && c1 > c0 && n < n1; n++) {
-            float *row = out + (size_t)n * Kout + c0;
+            float *row = out + (size_t)n * ldo + c0;
             lg_gelu_forward(row, row, (size_t)(c1 - c0));
         }
     }

@@ -33,6 +33,9 @@ void lg_gemm_pack(float *dst, const float *w, int kin, int kout);
  * packed must be 64-byte aligned. */
 void lg_gemm_run(float *out, const float *res, const float *in, const float *packed, const float *bias, int N, int Kin,
                  int Kout, int p0, int p1, int gelu);
+/* The same on rows ldi floats apart in `in` and ldo apart in out (and res). */
+void lg_gemm_run_ld(float *out, size_t ldo, const float *res, const float *in, size_t ldi, const float *packed,
+                    const float *bias, int N, int Kin, int Kout, int p0, int p1, int gelu);
 
 /* Which kernel lg_gemm_run uses: "avx512" (AVX-512F machines) or "generic".
  * lg_gemm_force_generic(1) selects the generic one (tests compare both). */

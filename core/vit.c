@@ -382,11 +382,36 @@ static void block_backward(shard *s, const block_acts *a, const float *xin, cons
     lg_layernorm_backward(dres, g->norm1_w, g->norm1_b, dtmp, xin, a->ln1_mean, a->ln1_rstd, p->norm1_w, N, D);
 }
 
+/* The last block of a token-pool model when only the logits are wanted:
+ * every token's keys and values, then attention, projection and MLP for the
+ * class token alone (row b·T of each image), as the other tokens' outputs
+ * feed nothing. Inference only (packed weights); the team's first member
+ * runs the class rows. */
+static void block_forward_cls(const team *t, block_acts *a, float *qkv, float *xout, const float *xin,
+                              const lg_block_view *p, const packed_block *pk, const lg_config *c, int l, int B)
+{
+    int T = lg_config_tokens(c), N = B * T, D, H, M;
+    lg_config_block(c, l, &D, &H, &M);
+    layernorm(t, a->ln1, a->ln1_mean, a->ln1_rstd, xin, p->norm1_w, p->norm1_b, N, D);
+    linear(t, qkv, NULL, a->ln1, p->qkv_w, pk->qkv, p->qkv_b, N, D, 3 * D, 0);
+    team_sync(t);
+    if (t->id != 0) return;
+    size_t sd = (size_t)T * D, sm = (size_t)T * M; /* from one image's class row to the next */
+    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, 0, 1);
+    lg_gemm_run_ld(a->xmid, sd, xin, a->atto, sd, pk->proj, p->proj_b, B, D, D, 0, lg_gemm_panels(D), 0);
+    for (int b = 0; b < B; b++)
+        lg_layernorm_forward(a->ln2 + b * sd, a->ln2_mean + b * T, a->ln2_rstd + b * T, a->xmid + b * sd, p->norm2_w,
+                             p->norm2_b, 1, D);
+    lg_gemm_run_ld(a->gelu, sm, NULL, a->ln2, sd, pk->fc1, p->fc1_b, B, D, M, 0, lg_gemm_panels(M), 1);
+    lg_gemm_run_ld(xout, sd, a->xmid, a->gelu, sm, pk->fc2, p->fc2_b, B, M, D, 0, lg_gemm_panels(D), 0);
+}
+
 /* Runs blocks 0…upto-1 (and the head when upto is the depth) for the team t.
  * full: the arena keeps every block's activations (a training context).
- * pk: packed weights (inference), or NULL. */
+ * pk: packed weights (inference), or NULL. logits_only: the caller wants the
+ * logits alone, not the last block's tokens. */
 static void shard_forward(const team *t, shard *s, const lg_model *m, const packed_weights *pk, const float *images,
-                          int B, int full, int upto)
+                          int B, int full, int upto, int logits_only)
 {
     const lg_config *c = &m->cfg;
     const lg_param_view *p = &m->pv;
@@ -409,8 +434,11 @@ static void shard_forward(const team *t, shard *s, const lg_model *m, const pack
         float *xin = full ? s->x[l] : s->x[l % 2], *xout = full ? s->x[l + 1] : s->x[(l + 1) % 2];
         block_acts *a = &s->blk[full ? l : 0];
         int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
-        block_forward(t, a, !full && l % 2 ? s->qkv_alt : a->qkv, stitch_next ? s->xs : xout, xin, &p->blocks[l],
-                      pk ? &pk->blk[l] : NULL, c, l, B);
+        float *qkv = !full && l % 2 ? s->qkv_alt : a->qkv;
+        if (pk && logits_only && cls && l == L - 1)
+            block_forward_cls(t, a, qkv, xout, xin, &p->blocks[l], &pk->blk[l], c, l, B);
+        else
+            block_forward(t, a, qkv, stitch_next ? s->xs : xout, xin, &p->blocks[l], pk ? &pk->blk[l] : NULL, c, l, B);
         if (stitch_next)
             linear(t, xout, NULL, s->xs, p->stitch_w, pk ? pk->stitch : NULL, p->stitch_b, B * T, c->dim, c->dim2, 0);
     }
@@ -517,7 +545,7 @@ static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, i
 #ifdef _OPENMP
             t = (team){omp_get_thread_num(), omp_get_num_threads()};
 #endif
-            shard_forward(&t, &x->sh[0], x->m, pk, images, B, 0, block);
+            shard_forward(&t, &x->sh[0], x->m, pk, images, B, 0, block, logits);
         }
     } else {
         lg_blas_threads(S > 1 ? 1 : x->threads);
@@ -525,7 +553,7 @@ static lg_status forward_to(lg_ctx *x, float *out, const float *images, int B, i
         for (int i = 0; i < S; i++) {
             int first, n;
             shard_range(x, i, B, &first, &n);
-            shard_forward(&solo, &x->sh[i], x->m, pk, images + (size_t)first * img, n, x->training, block);
+            shard_forward(&solo, &x->sh[i], x->m, pk, images + (size_t)first * img, n, x->training, block, logits);
         }
     }
     for (int i = 0; i < S; i++) {
@@ -568,7 +596,7 @@ lg_status lg_forward_backward(lg_ctx *x, float *loss, float *logits, const float
         shard_range(x, i, B, &first, &n);
         shard *s = &x->sh[i];
         if (i > 0) memset(s->grads, 0, x->m->n * sizeof(float));
-        shard_forward(&solo, s, x->m, NULL, images + (size_t)first * img, n, 1, c->depth);
+        shard_forward(&solo, s, x->m, NULL, images + (size_t)first * img, n, 1, c->depth, 0);
         memset(s->dlogits, 0, (size_t)n * K * sizeof(float));
         s->loss = 0.0;
         if (alpha < 1.0f)

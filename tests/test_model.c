@@ -172,6 +172,15 @@ static void check_inference_paths(const lg_config *cfg)
             ck_assert(lg_forward(batch, got, a.images, TB) == LG_OK);
             ck_assert_msg(lg_test_max_relerr(got, want, TB * K, 1e-3, NULL) < 1e-5,
                           "a sharded batch on %d threads equals the training forward", threads);
+            /* every token leaving the last block, not only those the logits need */
+            size_t ntok = (size_t)lg_config_tokens(cfg) * lg_config_out_dim(cfg);
+            float tok_want[TB * 5 * 12], tok_got[TB * 5 * 12];
+            ck_assert(ntok * TB <= sizeof tok_want / sizeof *tok_want);
+            ck_assert(lg_forward_tokens(a.x, tok_want, a.images, TB, cfg->depth) == LG_OK);
+            ck_assert(lg_forward_tokens(batch, tok_got, a.images, TB, cfg->depth) == LG_OK);
+            double e = lg_test_max_relerr(tok_got, tok_want, ntok * TB, 1e-3, NULL);
+            ck_assert_msg(e < 1e-4, "the last block's tokens on %d threads equal the training forward's (error %g)",
+                          threads, e);
             /* change the weights behind the contexts' backs: they repack */
             float *p = lg_model_params(a.m);
             for (size_t i = 0; i < lg_model_nparams(a.m); i++) p[i] *= 0.9f;
