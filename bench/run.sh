@@ -83,10 +83,11 @@ for case, r in rows.items():
         if mode not in ("both", m): continue
         t = min(x for x in (fastest(r[k], tk) for k in r if k.startswith("torch")) if x)
         ours = fastest(r["ours"], ok)
+        if m == "infer": fk = "fwd_flops_run" if "fwd_flops_run" in o else fk  # FLOPs liblearngene runs
         gf = o[fk] * b / ours / 1e9
         label = "latency" if b == 1 else m
         goal = 3 if b == 1 else 2
-        need = goal * o[fk] * b / t / 1e9   # GFLOP/s a run at goal x PyTorch's img/s would sustain
+        need = goal * o[fk] * b / t / 1e9   # GFLOP/s (of the FLOPs we run) at goal x PyTorch's img/s
         peak = o.get("fma_peak_gflops", 0)
         flag = "met" if t / ours >= goal else ("above peak" if peak and need > peak else "no")
         print(f"| {preset} d{depth} | {b} | {label} | {b/ours:.1f} | {b/t:.1f} | **{t/ours:.2f}x** | {goal}x: {flag} | {gf:.1f} | {o['sgemm_gflops']:.1f} | {peak:.1f} | {need:.1f} |")
