@@ -17,7 +17,9 @@
 #define MR 14                     /* rows per micro-tile, at most */
 #define ROW_BLOCK_BYTES (1 << 18) /* inputs of one row block: 256 KB */
 
-void lg_gemm_pack(float *dst, const float *w, int kin, int kout)
+void lg_gemm_pack(float *dst, const float *w, int kin, int kout) { lg_gemm_pack_ld(dst, w, (size_t)kin, kin, kout, 1); }
+
+void lg_gemm_pack_ld(float *dst, const float *w, size_t ldw, int kin, int kout, float scale)
 {
     int np = lg_gemm_panels(kout);
     for (int p = 0; p < np; p++)
@@ -25,9 +27,22 @@ void lg_gemm_pack(float *dst, const float *w, int kin, int kout)
             float *d = dst + ((size_t)p * kin + k) * LG_GEMM_NR;
             for (int c = 0; c < LG_GEMM_NR; c++) {
                 int j = p * LG_GEMM_NR + c;
-                d[c] = j < kout ? w[(size_t)j * kin + k] : 0.0f;
+                d[c] = j < kout ? scale * w[(size_t)j * ldw + k] : 0.0f;
             }
         }
+}
+
+void lg_gemm_pack_t(float *dst, const float *wt, size_t ldwt, int kin, int kout)
+{
+    int np = lg_gemm_panels(kout);
+    for (int p = 0; p < np; p++) {
+        int j = p * LG_GEMM_NR, width = kout - j < LG_GEMM_NR ? kout - j : LG_GEMM_NR;
+        for (int k = 0; k < kin; k++) {
+            float *d = dst + ((size_t)p * kin + k) * LG_GEMM_NR;
+            memcpy(d, wt + (size_t)k * ldwt + j, (size_t)width * sizeof *d);
+            memset(d + width, 0, (size_t)(LG_GEMM_NR - width) * sizeof *d);
+        }
+    }
 }
 
 static int row_block(int kin)

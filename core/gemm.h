@@ -26,6 +26,11 @@ static inline size_t lg_gemm_packed_floats(int kin, int kout)
 }
 
 void lg_gemm_pack(float *dst, const float *w, int kin, int kout);
+/* The same from rows ldw floats apart, every value multiplied by scale. */
+void lg_gemm_pack_ld(float *dst, const float *w, size_t ldw, int kin, int kout, float scale);
+/* The same from wᵀ (kin, kout), rows ldwt floats apart: for A·V, where the
+ * "weight" is V itself. */
+void lg_gemm_pack_t(float *dst, const float *wt, size_t ldwt, int kin, int kout);
 
 /* For the output columns of panels [p0, p1):
  *   out (N, Kout) = in (N, Kin) · wᵀ + bias (+ res when non-NULL),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "layers.h"
 
 /* Built for AVX-512, AVX2+FMA and the baseline, picked at load time. */
@@ -138,19 +139,27 @@ LG_SIMD_CLONES void lg_gelu_backward(float *din, const float *dout, const float 
     }
 }
 
+/* max of x[0…n-1] (n ≥ 1) in 16 running maxima, so the loop vectorizes. */
+static inline float row_max(const float *x, int n)
+{
+    float acc[16], m = x[0];
+    for (int j = 0; j < 16; j++) acc[j] = x[0];
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int j = 0; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+    return m;
+}
+
 /* Row-wise softmax of a (rows,T) block in place. */
 LG_SIMD_CLONES static void softmax_rows(float *a, int rows, int T)
 {
     for (int i = 0; i < rows; i++) {
         float *row = a + (size_t)i * T;
-        float mx = row[0];
-        for (int j = 1; j < T; j++) mx = row[j] > mx ? row[j] : mx;
-        float s = 0.0f;
-        for (int j = 0; j < T; j++) {
-            row[j] = exp_neg(row[j] - mx);
-            s += row[j];
-        }
-        float inv = 1.0f / s;
+        float mx = row_max(row, T);
+        for (int j = 0; j < T; j++) row[j] = exp_neg(row[j] - mx);
+        float inv = 1.0f / sum_pow(row, T, 0.0f, 1);
         for (int j = 0; j < T; j++) row[j] *= inv;
     }
 }
@@ -175,6 +184,34 @@ void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, 
                         0.0f, a, T);
             softmax_rows(a, rows, T);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, T, 1.0f, a, T, v, D3, 0.0f, o, D);
+        }
+    }
+}
+
+size_t lg_attention_scratch_floats(int T, int hd)
+{
+    return lg_gemm_packed_floats(hd, T) + lg_gemm_packed_floats(T, hd);
+}
+
+void lg_attention_forward_packed(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1,
+                                 float *scratch)
+{
+    int hd = D / H, D3 = 3 * D, rows = q1 - q0;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *pk = scratch, *pv = scratch + lg_gemm_packed_floats(hd, T);
+    if (rows <= 0) return;
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            const float *q = qkv + (size_t)b * T * D3 + (size_t)h * hd;
+            const float *k = q + D, *v = q + 2 * D;
+            float *a = att + ((size_t)b * H + h) * T * T + (size_t)q0 * T;
+            float *o = out + ((size_t)b * T + q0) * D + (size_t)h * hd;
+            lg_gemm_pack_ld(pk, k, (size_t)D3, hd, T, scale); /* "weights" K·scale (T, hd) */
+            lg_gemm_pack_t(pv, v, (size_t)D3, T, hd);         /* "weights" Vᵀ (hd, T) */
+            lg_gemm_run_ld(a, (size_t)T, NULL, q + (size_t)q0 * D3, (size_t)D3, pk, NULL, rows, hd, T, 0,
+                           lg_gemm_panels(T), 0);
+            softmax_rows(a, rows, T);
+            lg_gemm_run_ld(o, (size_t)D, NULL, a, (size_t)T, pv, NULL, rows, T, hd, 0, lg_gemm_panels(hd), 0);
         }
     }
 }

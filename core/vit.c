@@ -44,7 +44,10 @@ typedef struct {
     float **x;       /* residual stream entering block l; x[depth] leaves the last */
     float *xs;       /* stitched models: tokens leaving block stitch_at-1, before the stitch */
     float *qkv_alt;  /* inference: odd blocks' q, k, v (block_forward says why) */
-    block_acts *blk; /* depth entries when training, 1 otherwise */
+    float *att_pack; /* inference: packed keys and values, one slice per team member */
+    int members;     /* team members that may run this shard (slices of att_pack) */
+    size_t att_slice;
+    block_acts *blk;                           /* depth entries when training, 1 otherwise */
     float *pooled, *lnf, *lnf_mean, *lnf_rstd; /* (B,D) (B,D) (B) (B) */
     float *logits, *dlogits;                   /* (B,K) */
     /* backward scratch (training only) */
@@ -137,6 +140,12 @@ static void layout(shard *s, const lg_config *cfg, int training, carve *c)
     }
     s->xs = cfg->stitch_at ? take(c, N * (size_t)cfg->dim) : NULL;
     s->qkv_alt = training ? NULL : take(c, N * 3 * Dmax);
+    if (!training) {
+        size_t a1 = lg_attention_scratch_floats((int)T, cfg->dim / cfg->heads), a2 = a1;
+        if (cfg->stitch_at) a2 = lg_attention_scratch_floats((int)T, cfg->dim2 / cfg->heads2);
+        s->att_slice = ((a1 > a2 ? a1 : a2) + 15) & ~(size_t)15;
+        s->att_pack = take(c, (size_t)s->members * s->att_slice);
+    }
     for (int l = 0; l < nblk; l++) {
         int d, h, m;
         lg_config_block(cfg, l, &d, &h, &m);
@@ -259,6 +268,7 @@ lg_status lg_ctx_new(lg_ctx **out, lg_model *m, int max_batch, int threads, int 
     for (int i = 0; i < x->nshards; i++) {
         shard *s = &x->sh[i];
         s->B = (max_batch + x->nshards - 1) / x->nshards;
+        s->members = i == 0 ? threads : 1; /* a team runs shard 0 only */
         carve count = {NULL, 0};
         layout(s, cfg, training, &count);
         s->floats = count.used;
@@ -345,7 +355,8 @@ static void layernorm(const team *t, float *out, float *mean, float *rstd, const
  * member running ahead into the next block never overwrites keys another
  * member still reads. */
 static void block_forward(const team *t, block_acts *a, float *qkv, float *xout, const float *xin,
-                          const lg_block_view *p, const packed_block *pk, const lg_config *c, int l, int B)
+                          const lg_block_view *p, const packed_block *pk, float *att_pack, const lg_config *c, int l,
+                          int B)
 {
     int T = lg_config_tokens(c), N = B * T, D, H, M, q0, q1;
     lg_config_block(c, l, &D, &H, &M);
@@ -353,7 +364,10 @@ static void block_forward(const team *t, block_acts *a, float *qkv, float *xout,
     linear(t, qkv, NULL, a->ln1, p->qkv_w, pk ? pk->qkv : NULL, p->qkv_b, N, D, 3 * D, 0);
     team_sync(t);
     team_split(t, T, &q0, &q1); /* = the member's rows: a team runs one image */
-    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, q0, q1);
+    if (pk)
+        lg_attention_forward_packed(a->atto, a->att, qkv, B, T, D, H, q0, q1, att_pack);
+    else
+        lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, q0, q1);
     linear(t, a->xmid, xin, a->atto, p->proj_w, pk ? pk->proj : NULL, p->proj_b, N, D, D, 0);
     layernorm(t, a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
     if (pk) {
@@ -388,7 +402,8 @@ static void block_backward(shard *s, const block_acts *a, const float *xin, cons
  * feed nothing. Inference only (packed weights); the team's first member
  * runs the class rows. */
 static void block_forward_cls(const team *t, block_acts *a, float *qkv, float *xout, const float *xin,
-                              const lg_block_view *p, const packed_block *pk, const lg_config *c, int l, int B)
+                              const lg_block_view *p, const packed_block *pk, float *att_pack, const lg_config *c,
+                              int l, int B)
 {
     int T = lg_config_tokens(c), N = B * T, D, H, M;
     lg_config_block(c, l, &D, &H, &M);
@@ -397,7 +412,7 @@ static void block_forward_cls(const team *t, block_acts *a, float *qkv, float *x
     team_sync(t);
     if (t->id != 0) return;
     size_t sd = (size_t)T * D, sm = (size_t)T * M; /* from one image's class row to the next */
-    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, 0, 1);
+    lg_attention_forward_packed(a->atto, a->att, qkv, B, T, D, H, 0, 1, att_pack);
     lg_gemm_run_ld(a->xmid, sd, xin, a->atto, sd, pk->proj, p->proj_b, B, D, D, 0, lg_gemm_panels(D), 0);
     for (int b = 0; b < B; b++)
         lg_layernorm_forward(a->ln2 + b * sd, a->ln2_mean + b * T, a->ln2_rstd + b * T, a->xmid + b * sd, p->norm2_w,
@@ -435,10 +450,12 @@ static void shard_forward(const team *t, shard *s, const lg_model *m, const pack
         block_acts *a = &s->blk[full ? l : 0];
         int stitch_next = c->stitch_at && l + 1 == c->stitch_at;
         float *qkv = !full && l % 2 ? s->qkv_alt : a->qkv;
+        float *att_pack = pk ? s->att_pack + (size_t)t->id * s->att_slice : NULL;
         if (pk && logits_only && cls && l == L - 1)
-            block_forward_cls(t, a, qkv, xout, xin, &p->blocks[l], &pk->blk[l], c, l, B);
+            block_forward_cls(t, a, qkv, xout, xin, &p->blocks[l], &pk->blk[l], att_pack, c, l, B);
         else
-            block_forward(t, a, qkv, stitch_next ? s->xs : xout, xin, &p->blocks[l], pk ? &pk->blk[l] : NULL, c, l, B);
+            block_forward(t, a, qkv, stitch_next ? s->xs : xout, xin, &p->blocks[l], pk ? &pk->blk[l] : NULL, att_pack,
+                          c, l, B);
         if (stitch_next)
             linear(t, xout, NULL, s->xs, p->stitch_w, pk ? pk->stitch : NULL, p->stitch_b, B * T, c->dim, c->dim2, 0);
     }
