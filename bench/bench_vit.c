@@ -107,18 +107,55 @@ __attribute__((target("avx2,fma"))) static void *fma_loop(void *arg)
     *gflops = rounds * 12.0 * 16.0 / secs / 1e9 + (sink[0] == 12345.0f);
     return NULL;
 }
+
+/* The same for bf16 pairs into float32 (AVX512_BF16 vdpbf16ps): 32
+ * multiply-adds per instruction. Printed for comparison only: liblearngene
+ * computes in float32. */
+__attribute__((target("avx512f,avx512bf16"))) static void *bf16_loop(void *arg)
+{
+    double *gflops = arg;
+    __m512 acc[12];
+    __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    const long rounds = 25000000;
+    double t0 = now_s();
+    for (long n = 0; n < rounds; n++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbf16_ps(acc[i], one, one);
+    }
+    double secs = now_s() - t0;
+    for (int i = 1; i < 12; i++) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+    *gflops = rounds * 12.0 * 64.0 / secs / 1e9 + (_mm512_reduce_add_ps(acc[0]) == 12345.0f);
+    return NULL;
+}
 #endif
 
-/* The FMA peak of `threads` threads running at once, GFLOP/s (0: unknown). */
+/* The peak of `threads` threads running loop at once, GFLOP/s. */
+static double peak_of(void *(*loop)(void *), int threads)
+{
+    pthread_t th[64];
+    double g[64], sum = 0;
+    for (int i = 0; i < threads && i < 64; i++) pthread_create(&th[i], NULL, loop, &g[i]);
+    for (int i = 0; i < threads && i < 64; i++) pthread_join(th[i], NULL), sum += g[i];
+    return sum;
+}
+
+/* The float32 FMA peak of `threads` threads at once, GFLOP/s (0: unknown). */
 static double fma_peak(int threads)
 {
 #if defined(__x86_64__)
-    if (!__builtin_cpu_supports("fma") || threads > 64) return 0;
-    pthread_t th[64];
-    double g[64], sum = 0;
-    for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, fma_loop, &g[i]);
-    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL), sum += g[i];
-    return sum;
+    return __builtin_cpu_supports("fma") ? peak_of(fma_loop, threads) : 0;
+#else
+    (void)threads;
+    return 0;
+#endif
+}
+
+/* The bf16 dot-product peak, GFLOP/s (0: no AVX512_BF16). */
+static double bf16_peak(int threads)
+{
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx512bf16") ? peak_of(bf16_loop, threads) : 0;
 #else
     (void)threads;
     return 0;
@@ -234,7 +271,8 @@ int main(int argc, char **argv)
     printf("sgemm  at the model's block shapes (N=%d rows, %d threads): %.1f GFLOP/s\n", B * lg_config_tokens(&c),
            threads, roof);
     double peak = fma_peak(threads);
-    printf("peak   float32 FMA, %d threads at once: %.1f GFLOP/s\n", threads, peak);
+    printf("peak   float32 FMA, %d threads at once: %.1f GFLOP/s (bf16 vdpbf16ps, for comparison: %.1f)\n", threads,
+           peak, bf16_peak(threads));
     printf("JSON {\"preset\":\"%s\",\"depth\":%d,\"batch\":%d,\"threads\":%d,\"core\":\"%s\",\"infer_s\":%.6f,"
            "\"train_s\":%.6f,\"fwd_flops\":%.0f,\"fwd_flops_run\":%.0f,\"train_flops\":%.0f,\"sgemm_gflops\":%.2f,"
            "\"fma_peak_gflops\":%.2f}\n",
