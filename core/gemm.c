@@ -5,9 +5,9 @@
  *
  * Loop order: blocks of rows small enough that their inputs stay in L2
  * (row_block), then the panels, then tiles of equal height (≤ 14 rows)
- * over the whole Kin. A
- * panel (Kin × 32 floats, 24-96 KB at ViT-Ti widths) is reused by every
- * tile of the row block.
+ * over the whole Kin. A panel (Kin × 32 floats, 24-96 KB at ViT-Ti widths)
+ * is reused by every tile of the row block. GELU, when asked for, runs over
+ * each row block once its panels are done.
  */
 #include <string.h>
 

@@ -8,10 +8,11 @@
  *
  * An inference context also keeps the model's weight matrices packed for
  * gemm.c (repacked when the model's version moves) and runs every linear
- * layer through them. When a batch fills only one shard (batch 1) and the
- * context has more threads, those threads run that shard as a team: each
- * linear layer split by output panels, attention by query rows, LayerNorm by
- * rows, with a barrier between layers. Training contexts use cblas_sgemm.
+ * layer and attention through them. A batch of one image on a context with
+ * more threads runs as a team that splits the image's tokens (block_forward
+ * says how it synchronizes). A token-pool model asked for logits skips the
+ * last block's work on every token but the class token (block_forward_cls).
+ * Training contexts use cblas_sgemm.
  */
 #include <cblas.h>
 #include <stdlib.h>
