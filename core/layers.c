@@ -166,26 +166,7 @@ LG_SIMD_CLONES static void softmax_rows(float *a, int rows, int T)
 
 void lg_attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int H)
 {
-    lg_attention_forward_rows(out, att, qkv, B, T, D, H, 0, T);
-}
-
-void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1)
-{
-    int hd = D / H, D3 = 3 * D, rows = q1 - q0;
-    float scale = 1.0f / sqrtf((float)hd);
-    if (rows <= 0) return;
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + (size_t)b * T * D3 + (size_t)h * hd;
-            const float *k = q + D, *v = q + 2 * D;
-            float *a = att + ((size_t)b * H + h) * T * T + (size_t)q0 * T;
-            float *o = out + ((size_t)b * T + q0) * D + (size_t)h * hd;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, hd, scale, q + (size_t)q0 * D3, D3, k, D3,
-                        0.0f, a, T);
-            softmax_rows(a, rows, T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, T, 1.0f, a, T, v, D3, 0.0f, o, D);
-        }
-    }
+    lg_attention_forward_rows(out, att, qkv, B, T, D, H, 0, T, NULL);
 }
 
 size_t lg_attention_scratch_floats(int T, int hd)
@@ -193,23 +174,28 @@ size_t lg_attention_scratch_floats(int T, int hd)
     return lg_gemm_packed_floats(hd, T) + lg_gemm_packed_floats(T, hd);
 }
 
-void lg_attention_forward_packed(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1,
-                                 float *scratch)
+void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1,
+                               float *scratch)
 {
     int hd = D / H, D3 = 3 * D, rows = q1 - q0;
     float scale = 1.0f / sqrtf((float)hd);
-    float *pk = scratch, *pv = scratch + lg_gemm_packed_floats(hd, T);
+    float *pk = scratch, *pv = scratch ? scratch + lg_gemm_packed_floats(hd, T) : NULL;
     if (rows <= 0) return;
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
-            const float *q = qkv + (size_t)b * T * D3 + (size_t)h * hd;
+            const float *q = qkv + (size_t)b * T * D3 + (size_t)h * hd, *qr = q + (size_t)q0 * D3;
             const float *k = q + D, *v = q + 2 * D;
             float *a = att + ((size_t)b * H + h) * T * T + (size_t)q0 * T;
             float *o = out + ((size_t)b * T + q0) * D + (size_t)h * hd;
+            if (!scratch) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, T, hd, scale, qr, D3, k, D3, 0.0f, a, T);
+                softmax_rows(a, rows, T);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, T, 1.0f, a, T, v, D3, 0.0f, o, D);
+                continue;
+            }
             lg_gemm_pack_ld(pk, k, (size_t)D3, hd, T, scale); /* "weights" K·scale (T, hd) */
             lg_gemm_pack_t(pv, v, (size_t)D3, T, hd);         /* "weights" Vᵀ (hd, T) */
-            lg_gemm_run_ld(a, (size_t)T, NULL, q + (size_t)q0 * D3, (size_t)D3, pk, NULL, rows, hd, T, 0,
-                           lg_gemm_panels(T), 0);
+            lg_gemm_run_ld(a, (size_t)T, NULL, qr, (size_t)D3, pk, NULL, rows, hd, T, 0, lg_gemm_panels(T), 0);
             softmax_rows(a, rows, T);
             lg_gemm_run_ld(o, (size_t)D, NULL, a, (size_t)T, pv, NULL, rows, T, hd, 0, lg_gemm_panels(hd), 0);
         }

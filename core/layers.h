@@ -37,13 +37,12 @@ void lg_gelu_backward(float *din, const float *dout, const float *in, size_t n);
  * att (B,H,T,T) softmax(q·kᵀ/√hd) saved for backward; out (B,T,D). */
 void lg_attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int H);
 /* The same for the queries q0…q1-1 of every image and head only (their rows
- * of att and out), so threads can split one image's attention. */
-void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1);
-/* lg_attention_forward_rows on gemm.c's kernel: each head's keys and values
- * packed into scratch (lg_attention_scratch_floats(T, D/H) floats, 64-byte
- * aligned) first. Inference only. */
-void lg_attention_forward_packed(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1,
-                                 float *scratch);
+ * of att and out), so threads can split one image's attention. With scratch
+ * NULL the matmuls go through cblas_sgemm; otherwise through gemm.c, each
+ * head's keys and values packed into scratch first
+ * (lg_attention_scratch_floats(T, D/H) floats, 64-byte aligned). */
+void lg_attention_forward_rows(float *out, float *att, const float *qkv, int B, int T, int D, int H, int q0, int q1,
+                               float *scratch);
 size_t lg_attention_scratch_floats(int T, int hd);
 /* dqkv (B,T,3D) = ∂/∂qkv; scratch holds T·T floats. */
 void lg_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B,

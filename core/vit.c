@@ -365,10 +365,7 @@ static void block_forward(const team *t, block_acts *a, float *qkv, float *xout,
     linear(t, qkv, NULL, a->ln1, p->qkv_w, pk ? pk->qkv : NULL, p->qkv_b, N, D, 3 * D, 0);
     team_sync(t);
     team_split(t, T, &q0, &q1); /* = the member's rows: a team runs one image */
-    if (pk)
-        lg_attention_forward_packed(a->atto, a->att, qkv, B, T, D, H, q0, q1, att_pack);
-    else
-        lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, q0, q1);
+    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, q0, q1, att_pack); /* att_pack NULL: cblas */
     linear(t, a->xmid, xin, a->atto, p->proj_w, pk ? pk->proj : NULL, p->proj_b, N, D, D, 0);
     layernorm(t, a->ln2, a->ln2_mean, a->ln2_rstd, a->xmid, p->norm2_w, p->norm2_b, N, D);
     if (pk) {
@@ -413,7 +410,7 @@ static void block_forward_cls(const team *t, block_acts *a, float *qkv, float *x
     team_sync(t);
     if (t->id != 0) return;
     size_t sd = (size_t)T * D, sm = (size_t)T * M; /* from one image's class row to the next */
-    lg_attention_forward_packed(a->atto, a->att, qkv, B, T, D, H, 0, 1, att_pack);
+    lg_attention_forward_rows(a->atto, a->att, qkv, B, T, D, H, 0, 1, att_pack);
     lg_gemm_run_ld(a->xmid, sd, xin, a->atto, sd, pk->proj, p->proj_b, B, D, D, 0, lg_gemm_panels(D), 0);
     for (int b = 0; b < B; b++)
         lg_layernorm_forward(a->ln2 + b * sd, a->ln2_mean + b * T, a->ln2_rstd + b * T, a->xmid + b * sd, p->norm2_w,

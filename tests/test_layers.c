@@ -229,8 +229,8 @@ START_TEST(attention_fast_matches_naive)
     static float scr[4096] __attribute__((aligned(64)));
     ck_assert(lg_attention_scratch_floats(T, D / H) <= sizeof scr / sizeof *scr);
     memset(out, 0, sizeof out), memset(att, 0, sizeof att);
-    lg_attention_forward_packed(out, att, qkv, B, T, D, H, 0, 5, scr);
-    lg_attention_forward_packed(out, att, qkv, B, T, D, H, 5, T, scr);
+    lg_attention_forward_rows(out, att, qkv, B, T, D, H, 0, 5, scr);
+    lg_attention_forward_rows(out, att, qkv, B, T, D, H, 5, T, scr);
     ck_assert_msg(lg_test_max_relerr(att, att_r, B * H * T * T, 1e-3, NULL) < 1e-4, "packed attention probs differ");
     ck_assert_msg(lg_test_max_relerr(out, out_r, B * T * D, 1.0, NULL) < 1e-5, "packed attention output differs");
 }
