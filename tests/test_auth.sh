@@ -2,7 +2,8 @@
 # tests/test_auth.sh - bearer tokens on the real daemon: 401 without a
 # token, 403 for a read token on a write route, 200/201 with the right one,
 # health and the status page open, tokens reloaded on SIGHUP, no secret in
-# the log, and a non-loopback listen refused without tokens.
+# the log, a non-loopback listen refused without tokens, and --new-token
+# refusing a scope it does not know.
 set -u
 build=${LG_BUILDDIR:-.}
 src=${LG_SRCDIR:-.}
@@ -21,6 +22,11 @@ w=$(mk write ops); r=$(mk read dash)
 W=$(echo "$w" | sed -n 's/^token: //p'); R=$(echo "$r" | sed -n 's/^token: //p')
 { echo "# test tokens"; echo "$w" | sed -n 's/^tokens_file line: //p'; echo "$r" | sed -n 's/^tokens_file line: //p'; } >"$tmp/tokens"
 grep -q "$W" "$tmp/tokens" && fail "the tokens file holds a secret"
+# a scope other than read or write: exit 2, a message naming it, no token
+bad=$("$d" --new-token admin ops 2>"$tmp/err"); rc=$?
+[ "$rc" = 2 ] || fail "--new-token admin exited $rc, not 2"
+[ -z "$bad" ] || fail "--new-token admin printed a token: $bad"
+grep -q "read or write, not 'admin'" "$tmp/err" || fail "--new-token admin said: $(cat "$tmp/err")"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$tmp/conf" <<EOC
