@@ -1,5 +1,7 @@
 /* file.c - lg_file_read: a whole file into memory, gunzipped when it starts
- * with the gzip magic (1f 8b), never holding more than `cap` bytes of it.
+ * with the gzip magic (1f 8b), never holding more than `cap` bytes of it;
+ * and lg_file_write_atomic, the other direction: a temporary file, fsync,
+ * rename, so a reader never sees half a file.
  *
  * Calls libc, and zlib when built with it (LG_HAVE_ZLIB; configure
  * --without-zlib leaves it out and gzip data is refused). Raw files are read
@@ -8,12 +10,14 @@
  * its output passes the cap.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #ifdef LG_HAVE_ZLIB
 #include <zlib.h>
 #endif
@@ -294,4 +298,81 @@ lg_status lg_bytes_read(uint8_t **buf, size_t *len, const uint8_t *in, size_t in
     lg_status s = stream_read(buf, len, f, what, cap, err, errlen);
     fclose(f);
     return s;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path so the rename itself is durable (best
+ * effort: some file systems refuse to sync directories). */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+lg_status lg_file_write_atomic(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    lg_status st = LG_OK;
+    int fd = -1, rc;
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (!tmp) return lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
+    /* a unique name, so concurrent writers of one path never share it */
+    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd >= 0 && fchmod(fd, 0644) != 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot set the mode of '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fd < 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        free(tmp);
+        tmp = NULL; /* nothing to remove */
+        goto out;
+    }
+    if (write_all(fd, buf, len) != 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fsync(fd) != 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot sync '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    rc = close(fd);
+    fd = -1;
+    if (rc != 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        st = lg_fail(err, errlen, LG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    sync_dir(path);
+out:
+    if (fd >= 0) close(fd);
+    if (tmp) unlink(tmp);
+    free(tmp);
+    return st;
 }

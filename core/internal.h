@@ -26,6 +26,11 @@ static inline void lg_model_touch(lg_model *m) { __atomic_add_fetch(&m->version,
 /* Points view's members into buf according to the tensor table. */
 void lg_view_bind(lg_param_view *view, lg_block_view *blocks, const lg_model *m, float *buf);
 
+/* Writes len bytes to path through a unique temporary file in the same
+ * directory (mode 0644, fsync, rename, then fsync of the directory), so
+ * path is either the old file or the whole new one. */
+lg_status lg_file_write_atomic(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
 /* snprintf into err (when non-NULL) and return s. */
 lg_status lg_fail(char *err, size_t errlen, lg_status s, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

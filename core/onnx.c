@@ -49,14 +49,11 @@
  * to (N, T, in) tokens; every other tensor keeps its timm name and shape.
  * The batch stays dynamic ("N"): Reshape shapes use 0 (copy) and -1.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "layers.h"
@@ -553,49 +550,7 @@ lg_status lg_model_save_onnx(const lg_model *m, const char *path, const lg_st_kv
     uint8_t *buf = NULL;
     size_t len = 0;
     lg_status st = lg_model_to_onnx(m, meta, nmeta, &buf, &len, err, errlen);
-    if (st != LG_OK) return st;
-    /* written to a unique temporary name, then renamed over path */
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    FILE *f = NULL;
-    int fd = -1;
-    if (!tmp) {
-        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
-        goto out;
-    }
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    f = fdopen(fd, "wb");
-    if (!f || fchmod(fd, 0644) != 0 || fwrite(buf, 1, len, f) != len || fflush(f) != 0 || fsync(fd) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    int rc = fclose(f);
-    f = NULL;
-    fd = -1;
-    if (rc != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-out:
-    if (f)
-        fclose(f);
-    else if (fd >= 0)
-        close(fd);
-    if (tmp) unlink(tmp);
-    free(tmp);
+    if (st == LG_OK) st = lg_file_write_atomic(path, buf, len, err, errlen);
     free(buf);
     return st;
 }

@@ -13,7 +13,6 @@
  * Calls json.c, dtype.c, libc, libm and POSIX file calls.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -22,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "json.h"
 #include "internal.h"
@@ -972,90 +970,14 @@ out:
     return st;
 }
 
-static int write_all_(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* fsync the directory holding path so the rename itself is durable (best
- * effort: some file systems refuse to sync directories). */
-static void sync_dir_(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 lg_status lg_st_write_file(const char *path, const lg_st_in *t, int n, const lg_st_kv *meta, int nmeta, lg_dtype dtype,
                            char *err, size_t errlen)
 {
     if (!path) return lg_fail(err, errlen, LG_ERR_INVALID, "lg_st_write_file: NULL path");
     uint8_t *buf = NULL;
     size_t len = 0;
-    char *tmp = NULL;
-    int fd = -1, rc;
     lg_status st = lg_st_serialize(&buf, &len, t, n, meta, nmeta, dtype, err, errlen);
-    if (st != LG_OK) return st;
-
-    size_t tlen = strlen(path) + 32;
-    tmp = malloc(tlen);
-    if (!tmp) {
-        st = lg_fail(err, errlen, LG_ERR_NOMEM, "out of memory writing '%s'", path);
-        goto out;
-    }
-    /* a unique name, so concurrent writers of one path never share it */
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd >= 0 && fchmod(fd, 0644) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot set the mode of '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fd < 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        tmp = NULL; /* nothing to remove */
-        goto out;
-    }
-    if (write_all_(fd, buf, len) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fsync(fd) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot sync '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    rc = close(fd);
-    fd = -1;
-    if (rc != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        st = lg_fail(err, errlen, LG_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    sync_dir_(path);
-out:
-    if (fd >= 0) close(fd);
-    if (tmp) unlink(tmp);
-    free(tmp);
+    if (st == LG_OK) st = lg_file_write_atomic(path, buf, len, err, errlen);
     free(buf);
     return st;
 }
