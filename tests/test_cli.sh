@@ -6,16 +6,7 @@ set -u
 lg="$LG_BUILDDIR/client/learngene"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect() { # expected-exit-code description command...
-    want=$1 what=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, want $want"; cat "$tmp/err"; fi
-}
+. "${LG_SRCDIR:-.}/tests/checks.sh"
 
 expect 0 "train a tiny model" "$lg" train -o "$tmp/m.safetensors" --per-class 20 --steps 30 --batch 16 \
     --dim 32 --depth 2 --heads 2 --patch 7 --log-every 10 --labels 5,6,7,8,9 --dtype BF16

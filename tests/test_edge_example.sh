@@ -21,16 +21,7 @@ gene="$LG_SRCDIR/data/tleg-fmnist.safetensors"
 fmnist=${LG_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect() { # expected-exit-code description command...
-    want=$1 what=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, want $want"; cat "$tmp/err"; fi
-}
+. "$LG_SRCDIR/tests/checks.sh"
 field() { sed -n "s/^$1 *//p" "$tmp/out"; }
 
 # ------------------------------------------------------------ 1. the example

@@ -43,19 +43,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY LEARNGEN
 export XDG_CONFIG_HOME="$tmp/config"
 export NO_PROXY='*'
 
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-expect() { # expected-exit-code description command...
-    want=$1 what=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else
-        bad "$what: exit $got, want $want"
-        sed 's/^/    /' "$tmp/err" | head -20
-    fi
-}
+. "${LG_SRCDIR:-.}/tests/checks.sh"
 has() { # file pattern description
     if grep -q -- "$2" "$1"; then ok "$3"; else
         bad "$3: no '$2' in:"
