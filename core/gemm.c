@@ -122,9 +122,7 @@ void lg_gemm_force_generic(int on) { force_generic = on; }
 static int use_avx512(void)
 {
 #ifdef HAVE_AVX512_KERNEL
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have && !force_generic;
+    return __builtin_cpu_supports("avx512f") && !force_generic; /* reads libgcc's cached cpuid */
 #else
     return 0;
 #endif
